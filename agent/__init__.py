@@ -1,0 +1,3 @@
+"""Dozor agent: reports an office PC's hardware, software, security posture and health."""
+
+__version__ = "0.1.0"

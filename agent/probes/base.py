@@ -1,0 +1,58 @@
+"""What every probe module shares: the failure type and the guarded ways to touch the OS.
+
+A probe module ``agent/probes/<section>/<name>_<platform>.py`` defines two functions:
+
+* ``collect(...)`` — the only code that touches the OS (files, commands, registry, CIM). Its I/O
+  roots are keyword arguments with real defaults (``root="/"``, ``proc="/proc"``, ``sys="/sys"``) so
+  tests can point it at a fixture tree. It returns raw material (text, bytes, or plain dicts/lists).
+* ``parse(raw)`` — pure: turns that raw material into ``dict[field name, value]`` for the probe's
+  section of the report (see ``agent.probes.PROBES``). Tested on recorded outputs under
+  ``tests/fixtures/``.
+
+Problems are raised as :class:`ProbeFailure`; the runner records them in ``Report.probe_errors``
+and the rest of the report goes on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Literal
+
+FailureKind = Literal["timeout", "missing_tool", "permission", "unsupported", "failed"]
+
+
+class ProbeFailure(Exception):
+    """A probe could not produce its facts; ``kind`` says why in a word the collector can count."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
+        self.message = message
+
+
+def run_command(args: list[str], timeout: float = 30.0, ok_codes: tuple[int, ...] = (0,)) -> str:
+    """Run a tool and return its stdout; map the usual ways it fails to a ProbeFailure."""
+    try:
+        done = subprocess.run(
+            args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except FileNotFoundError as exc:
+        raise ProbeFailure("missing_tool", f"{args[0]} is not installed") from exc
+    except PermissionError as exc:
+        raise ProbeFailure("permission", f"not allowed to run {args[0]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProbeFailure("timeout", f"{args[0]} did not finish within {timeout:g} s") from exc
+    if done.returncode not in ok_codes:
+        stderr = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = stderr[-1] if stderr else "no error output"
+        raise ProbeFailure("failed", f"{args[0]} exited with {done.returncode}: {detail[:300]}")
+    return done.stdout.decode("utf-8", "replace")
+
+
+def read_text(path: str | Path, default: str | None = None) -> str | None:
+    """Read a small OS file (sysfs, procfs); ``default`` when it is absent or unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    except (FileNotFoundError, NotADirectoryError, PermissionError, OSError):
+        return default

@@ -1,0 +1,1 @@
+"""Hardware probes (see agent.probes.base for the module contract)."""

@@ -1,0 +1,1 @@
+"""Health probes (see agent.probes.base for the module contract)."""

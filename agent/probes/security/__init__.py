@@ -1,0 +1,1 @@
+"""Security probes (see agent.probes.base for the module contract)."""

@@ -1,0 +1,1 @@
+"""Software probes (see agent.probes.base for the module contract)."""
