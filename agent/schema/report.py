@@ -124,7 +124,9 @@ class Health(_Base):
     """Fast-changing state, sent every ``health_interval`` (60 s by default)."""
 
     boot_time: Annotated[datetime, _doc("last boot, UTC")]
-    cpu_percent: Annotated[float, Meta(ge=0, le=100, description="CPU busy over the last interval, all cores")]
+    cpu_percent: Annotated[
+        float, Meta(ge=0, le=100, description="CPU busy over the last interval, all cores")
+    ]
     cpu_count: Annotated[int, Meta(ge=1, le=4096, description="logical CPUs")]
     memory_total_bytes: Bytes
     memory_available_bytes: Bytes

@@ -1,0 +1,121 @@
+"""``dozor-collector``: the collector's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from collector.config import CollectorConfig, ConfigError, load_config, with_overrides
+from collector.local_agent import supervise_agent, write_agent_config
+from collector.runtime import build_runtime, database_url
+
+log = logging.getLogger("collector")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dozor-collector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the collector (API, ingest, metrics)")
+    serve.add_argument("--config", type=Path, help="YAML config file (default: embedded defaults)")
+    serve.add_argument("--data-dir", type=Path, help="where the SQLite store and secrets live (./dozor-data)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (127.0.0.1:8470)")
+    serve.add_argument("--local-agent", action="store_true", help="also run this machine's agent")
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config", type=Path)
+    return parser
+
+
+def _effective_config(args: argparse.Namespace) -> CollectorConfig:
+    config = load_config(args.config)
+    overrides = {
+        key: value
+        for key, value in (("data_dir", args.data_dir), ("listen", args.listen))
+        if value is not None
+    }
+    if args.local_agent:
+        overrides["local_agent"] = True
+    return with_overrides(config, "command line", **overrides) if overrides else config
+
+
+async def _serve(config: CollectorConfig) -> None:
+    runtime = build_runtime(config)
+    from collector.api import create_app
+
+    host, port = config.host_port
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level=config.log_level.lower(),
+            access_log=False,
+            ssl_certfile=config.tls.cert_file,
+            ssl_keyfile=config.tls.key_file,
+            log_config=None,
+        )
+    )
+    token_path = (config.data_dir / "admin.token").resolve()
+    print(f"Dozor collector on http{'s' if config.tls.cert_file else ''}://{host}:{port}", file=sys.stderr)
+    if token_path.exists():
+        print(f"Admin token (for the API): {token_path}", file=sys.stderr)
+    agent: asyncio.Task[None] | None = None
+    serving = asyncio.create_task(server.serve())
+    if config.local_agent:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        scheme = "https" if config.tls.cert_file else "http"
+        local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        agent_config = write_agent_config(
+            config.data_dir,
+            f"{scheme}://{local_host}:{port}",
+            runtime.enrollment_secret,
+            config.tls.cert_file,
+        )
+        agent = asyncio.create_task(supervise_agent(agent_config))
+    try:
+        await serving
+    finally:
+        if agent is not None:
+            agent.cancel()
+            await asyncio.gather(agent, return_exceptions=True)
+        runtime.engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            load_config(args.config)
+            print(f"{args.config}: ok")
+            return 0
+        config = _effective_config(args)
+    except ConfigError as exc:
+        print(f"dozor-collector: config error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_serve(config))
+    except SQLAlchemyError as exc:
+        where = make_url(database_url(config)).render_as_string(hide_password=True)
+        print(
+            f"dozor-collector: cannot use the database at {where}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

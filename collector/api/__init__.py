@@ -1,0 +1,80 @@
+"""The HTTP API: thin routes over ingest and the store functions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from collector import __version__
+from collector.api.agents import router as agents_router
+from collector.api.common import OPENAPI_COMPONENTS, error_response
+from collector.api.inventory import router as inventory_router
+from collector.api.system import router as system_router
+from collector.ingest import Rejected
+from collector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hosts = await asyncio.to_thread(runtime.reload_fleet)
+        log.info("fleet view loaded: %d hosts", hosts)
+        runtime.ingest.start()
+        resync = asyncio.create_task(_resync_forever(runtime), name="dozor-fleet-resync")
+        try:
+            yield
+        finally:
+            resync.cancel()
+            await runtime.ingest.stop()
+
+    app = FastAPI(
+        title="Dozor collector",
+        version=__version__,
+        summary="Inventory, health and security posture of the council's office PCs.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+
+    @app.exception_handler(Rejected)
+    async def rejected(_: Request, error: Rejected):  # type: ignore[no-untyped-def]
+        return error_response(error.status, error.reason, error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameters(_: Request, error: RequestValidationError):  # type: ignore[no-untyped-def]
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        return error_response(422, "invalid_parameters", problems)
+
+    app.include_router(system_router)
+    app.include_router(agents_router, prefix="/api/v1")
+    app.include_router(inventory_router, prefix="/api/v1")
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document plus the msgspec schemas the routes declare by reference."""
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(OPENAPI_COMPONENTS)
+        return app.openapi_schema or document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+async def _resync_forever(runtime: Runtime) -> None:
+    """Pick up other replicas' reports and liveness changes: the fleet view follows the store."""
+    while True:
+        await asyncio.sleep(runtime.config.liveness.resync_seconds)
+        try:
+            await asyncio.to_thread(runtime.reload_fleet)
+        except Exception as exc:  # the store may be briefly unreachable; metrics keep the last view
+            log.warning("fleet view refresh failed: %s", exc.__class__.__name__)

@@ -1,0 +1,109 @@
+"""Admin read routes over the inventory, and token revocation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from collector.api.common import Admin, MsgspecResponse, json_responses
+from collector.ingest import Rejected
+from collector.store import queries
+
+router = APIRouter(tags=["inventory"])
+
+
+class RevokeResponse(msgspec.Struct):
+    device_id: int
+    revoked_tokens: int
+
+
+@router.get(
+    "/hosts", responses=json_responses(list[queries.HostSummary], 401), summary="All PCs with an agent"
+)
+async def list_hosts(runtime: Admin) -> MsgspecResponse:
+    def read() -> list[queries.HostSummary]:
+        with runtime.sessions() as session:
+            return queries.list_hosts(session, datetime.now(UTC), runtime.offline_after)
+
+    return MsgspecResponse(await run_in_threadpool(read))
+
+
+@router.get(
+    "/hosts/{device_id}",
+    responses=json_responses(queries.HostDetail, 401, 404),
+    summary="One PC: hardware, software, security posture and health",
+)
+async def get_host(device_id: int, runtime: Admin) -> MsgspecResponse:
+    def read() -> queries.HostDetail | None:
+        with runtime.sessions() as session:
+            return queries.get_host(session, device_id, datetime.now(UTC), runtime.offline_after)
+
+    host = await run_in_threadpool(read)
+    if host is None:
+        raise Rejected(404, "not_found", f"no host with id {device_id}")
+    return MsgspecResponse(host)
+
+
+@router.get(
+    "/software",
+    responses=json_responses(list[queries.CatalogueEntry], 401),
+    summary="Fleet software catalogue: each name and version with the number of PCs that have it",
+)
+async def software_catalogue(
+    runtime: Admin,
+    name: Annotated[str | None, Query(max_length=256, description="substring of the name")] = None,
+) -> MsgspecResponse:
+    def read() -> list[queries.CatalogueEntry]:
+        with runtime.sessions() as session:
+            return queries.software_catalogue(session, name)
+
+    return MsgspecResponse(await run_in_threadpool(read))
+
+
+Since = Annotated[datetime | None, Query(description="ISO 8601, inclusive")]
+Until = Annotated[datetime | None, Query(description="ISO 8601, exclusive")]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+
+
+async def _changes(runtime: Admin, device_id: int | None, since, until, limit: int) -> MsgspecResponse:  # type: ignore[no-untyped-def]
+    def read() -> list[queries.ChangeView]:
+        with runtime.sessions() as session:
+            return queries.list_changes(session, device_id, since, until, limit)
+
+    return MsgspecResponse(await run_in_threadpool(read))
+
+
+@router.get(
+    "/changes",
+    responses=json_responses(list[queries.ChangeView], 401),
+    summary="Change history of the whole fleet",
+)
+async def fleet_changes(
+    runtime: Admin, since: Since = None, until: Until = None, limit: Limit = 1000
+) -> MsgspecResponse:
+    return await _changes(runtime, None, since, until, limit)
+
+
+@router.get(
+    "/hosts/{device_id}/changes",
+    responses=json_responses(list[queries.ChangeView], 401),
+    summary="Change history of one PC",
+)
+async def host_changes(
+    device_id: int, runtime: Admin, since: Since = None, until: Until = None, limit: Limit = 1000
+) -> MsgspecResponse:
+    return await _changes(runtime, device_id, since, until, limit)
+
+
+@router.post(
+    "/hosts/{device_id}/revoke-tokens",
+    responses=json_responses(RevokeResponse, 401),
+    summary="Revoke the agent tokens of a PC (the agent must enroll again)",
+)
+async def revoke_tokens(device_id: int, runtime: Admin) -> MsgspecResponse:
+    revoked = await runtime.ingest.revoke(device_id)
+    return MsgspecResponse(RevokeResponse(device_id=device_id, revoked_tokens=revoked))

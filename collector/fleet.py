@@ -1,0 +1,95 @@
+"""The in-memory view of the fleet that ``/metrics`` renders from.
+
+Ingest updates it after each commit; at start and then periodically it is rebuilt from the store,
+so a replica also shows hosts whose reports another replica received. Entries are replaced, never
+mutated, so a scrape rendering in another thread always sees whole host states.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from agent.schema.report import Hardware, Health, Report, Security
+
+
+@dataclass(frozen=True)
+class HostState:
+    device_id: int
+    hostname: str
+    machine_id: str
+    last_seen: float
+    """Unix time of the last accepted report."""
+    agent_version: str | None = None
+    health: Health | None = None
+    hardware: Hardware | None = None
+    security: Security | None = None
+    probe_errors: int = 0
+
+
+class Fleet:
+    def __init__(self) -> None:
+        self._hosts: dict[int, HostState] = {}
+        self._lock = threading.Lock()
+
+    def hosts(self) -> list[HostState]:
+        with self._lock:
+            return list(self._hosts.values())
+
+    def observe(self, device_id: int, report: Report, received_at: datetime) -> None:
+        """Fold an accepted report into the host's state."""
+        with self._lock:
+            known = self._hosts.get(device_id)
+            state = known or HostState(
+                device_id=device_id, hostname=report.hostname, machine_id=report.machine_id, last_seen=0.0
+            )
+            changes: dict[str, Any] = {
+                "hostname": report.hostname,
+                "last_seen": received_at.timestamp(),
+                "agent_version": report.agent_version,
+                "probe_errors": len(report.probe_errors),
+            }
+            if report.health is not None:
+                changes["health"] = report.health
+            if report.inventory is not None:
+                changes["hardware"] = report.inventory.hardware
+                changes["security"] = report.inventory.security
+            self._hosts[device_id] = replace(state, **changes)
+
+    def replace_all(self, states: Iterable[HostState]) -> None:
+        fresh = {state.device_id: state for state in states}
+        with self._lock:
+            self._hosts = fresh
+
+    def forget(self, device_id: int) -> None:
+        with self._lock:
+            self._hosts.pop(device_id, None)
+
+
+def host_state_from_row(
+    device_id: int,
+    hostname: str,
+    machine_id: str,
+    last_seen_at: datetime,
+    agent_version: str | None,
+    health: dict[str, Any] | None,
+    facts: dict[str, Any] | None,
+    probe_errors: int,
+) -> HostState:
+    """A host state rebuilt from what the store keeps (JSON documents validated back into structs)."""
+    return HostState(
+        device_id=device_id,
+        hostname=hostname,
+        machine_id=machine_id,
+        last_seen=last_seen_at.timestamp(),
+        agent_version=agent_version,
+        health=msgspec.convert(health, Health) if health else None,
+        hardware=msgspec.convert(facts["hardware"], Hardware) if facts and facts.get("hardware") else None,
+        security=msgspec.convert(facts["security"], Security) if facts and facts.get("security") else None,
+        probe_errors=probe_errors,
+    )

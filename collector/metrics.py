@@ -1,0 +1,340 @@
+"""Prometheus metrics: every metric Dozor exports is declared once in ``SPECS`` (name, type, unit,
+help, labels); a test checks that what ``/metrics`` emits matches these declarations.
+
+Per-host gauges are rendered by :class:`FleetCollector` from the in-memory :class:`~collector.fleet.Fleet`
+on each scrape — never from the database. The collector's own counters and histograms are plain
+prometheus_client instruments created from the same declarations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agent.schema.report import Health, Security
+from collector.fleet import Fleet, HostState
+
+# ``*_created`` series double the output and no dashboard or rule of ours reads them.
+disable_created_metrics()
+
+MetricType = Literal["gauge", "counter", "histogram"]
+HOST = ("host_id", "host")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    """Exposition name: counters end in ``_total``, the unit is the last word before it."""
+    type: MetricType
+    unit: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+def _host(name: str, type_: MetricType, unit: str, help_: str, *extra: str) -> MetricSpec:
+    return MetricSpec(name, type_, unit, help_, (*HOST, *extra))
+
+
+SPECS: tuple[MetricSpec, ...] = (
+    # ---- per host: liveness and identity
+    _host("dozor_host_up", "gauge", "", "1 if the host's agent reported within the offline threshold."),
+    _host("dozor_host_last_seen_timestamp_seconds", "gauge", "seconds", "Unix time of the last report."),
+    _host(
+        "dozor_host_info",
+        "gauge",
+        "",
+        "Always 1; labels describe the host.",
+        "machine_id",
+        "os",
+        "os_version",
+        "manufacturer",
+        "model",
+        "agent_version",
+    ),
+    _host("dozor_host_probe_errors", "gauge", "", "Probes that failed in the host's last report."),
+    # ---- per host: health
+    _host("dozor_host_boot_time_seconds", "gauge", "seconds", "Unix time of the host's last boot."),
+    _host("dozor_host_cpu_usage_ratio", "gauge", "ratio", "CPU busy share over the agent's interval, 0..1."),
+    _host("dozor_host_cpus", "gauge", "", "Logical CPUs."),
+    _host("dozor_host_load1", "gauge", "", "1-minute load average (Linux)."),
+    _host("dozor_host_memory_total_bytes", "gauge", "bytes", "Physical memory."),
+    _host("dozor_host_memory_available_bytes", "gauge", "bytes", "Memory available without swapping."),
+    _host("dozor_host_swap_total_bytes", "gauge", "bytes", "Swap / page file size."),
+    _host("dozor_host_swap_used_bytes", "gauge", "bytes", "Swap / page file in use."),
+    _host("dozor_host_filesystem_size_bytes", "gauge", "bytes", "Filesystem size.", "mountpoint", "fstype"),
+    _host(
+        "dozor_host_filesystem_free_bytes",
+        "gauge",
+        "bytes",
+        "Filesystem space free for users.",
+        "mountpoint",
+        "fstype",
+    ),
+    _host("dozor_host_disk_read_bytes_total", "counter", "bytes", "Bytes read from a disk.", "device"),
+    _host("dozor_host_disk_written_bytes_total", "counter", "bytes", "Bytes written to a disk.", "device"),
+    _host("dozor_host_network_receive_bytes_total", "counter", "bytes", "Bytes received.", "interface"),
+    _host("dozor_host_network_transmit_bytes_total", "counter", "bytes", "Bytes sent.", "interface"),
+    _host("dozor_host_network_errors_total", "counter", "", "Receive and transmit errors.", "interface"),
+    _host("dozor_host_temperature_celsius", "gauge", "celsius", "Sensor temperature.", "sensor", "label"),
+    _host("dozor_host_battery_charge_ratio", "gauge", "ratio", "Battery charge, 0..1."),
+    _host("dozor_host_users_logged_in", "gauge", "", "Sessions of logged-in users."),
+    _host(
+        "dozor_host_disk_smart_healthy",
+        "gauge",
+        "",
+        "1 if SMART says the disk is healthy, 0 if failing.",
+        "disk",
+        "model",
+    ),
+    # ---- per host: security posture
+    _host("dozor_host_firewall_enabled", "gauge", "", "1 if the firewall profile is on.", "profile"),
+    _host("dozor_host_antivirus_enabled", "gauge", "", "1 if the antivirus product is on.", "product"),
+    _host(
+        "dozor_host_antivirus_up_to_date",
+        "gauge",
+        "",
+        "1 if the product says its signatures are current.",
+        "product",
+    ),
+    _host(
+        "dozor_host_antivirus_signature_age_seconds",
+        "gauge",
+        "seconds",
+        "Age of the antivirus signatures.",
+        "product",
+    ),
+    _host("dozor_host_updates_pending", "gauge", "", "Updates offered but not installed."),
+    _host("dozor_host_security_updates_pending", "gauge", "", "Security updates offered but not installed."),
+    _host(
+        "dozor_host_updates_last_installed_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time the last update was installed.",
+    ),
+    _host("dozor_host_reboot_required", "gauge", "", "1 if installed updates wait for a reboot."),
+    _host("dozor_host_volume_encrypted", "gauge", "", "1 if the volume is encrypted.", "volume"),
+    _host("dozor_host_local_admins", "gauge", "", "Members of the local administrators group."),
+    _host("dozor_host_guest_enabled", "gauge", "", "1 if the guest account is enabled."),
+    _host("dozor_host_rdp_enabled", "gauge", "", "1 if Remote Desktop accepts connections."),
+    _host("dozor_host_ssh_enabled", "gauge", "", "1 if an SSH server listens."),
+    _host("dozor_host_smb1_enabled", "gauge", "", "1 if the SMBv1 server protocol is on."),
+    _host("dozor_host_secure_boot_enabled", "gauge", "", "1 if UEFI Secure Boot is on."),
+    _host("dozor_host_uac_enabled", "gauge", "", "1 if User Account Control is on."),
+    # ---- fleet
+    MetricSpec("dozor_fleet_hosts", "gauge", "", "Hosts with an agent, by liveness.", ("state",)),
+    # ---- the collector itself
+    MetricSpec(
+        "dozor_reports_accepted_total", "counter", "", "Agent reports stored, by content.", ("content",)
+    ),
+    MetricSpec(
+        "dozor_reports_duplicate_total", "counter", "", "Agent reports received again (already stored)."
+    ),
+    MetricSpec(
+        "dozor_reports_rejected_total", "counter", "", "Agent requests refused, by reason.", ("reason",)
+    ),
+    MetricSpec(
+        "dozor_report_sequence_gaps_total", "counter", "", "Reports an agent numbered but never delivered."
+    ),
+    MetricSpec("dozor_enrollments_total", "counter", "", "Agent enrollments, by outcome.", ("outcome",)),
+    MetricSpec(
+        "dozor_change_events_total", "counter", "", "Inventory changes recorded.", ("category", "kind")
+    ),
+    MetricSpec(
+        "dozor_ingest_duration_seconds",
+        "histogram",
+        "seconds",
+        "Time from receiving a report to its commit.",
+    ),
+    MetricSpec(
+        "dozor_db_write_duration_seconds", "histogram", "seconds", "Time to write and commit one batch."
+    ),
+    MetricSpec("dozor_db_write_batch_reports", "histogram", "", "Reports committed per batch."),
+    MetricSpec("dozor_ingest_queue_reports", "gauge", "", "Reports waiting for the database writer."),
+    MetricSpec("dozor_db_errors_total", "counter", "", "Failed database batches."),
+)
+SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
+
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class CollectorMetrics:
+    """The collector's own instruments, registered in ``registry`` from their declarations."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.reports_accepted = self._counter(registry, "dozor_reports_accepted_total")
+        self.reports_duplicate = self._counter(registry, "dozor_reports_duplicate_total")
+        self.reports_rejected = self._counter(registry, "dozor_reports_rejected_total")
+        self.sequence_gaps = self._counter(registry, "dozor_report_sequence_gaps_total")
+        self.enrollments = self._counter(registry, "dozor_enrollments_total")
+        self.change_events = self._counter(registry, "dozor_change_events_total")
+        self.db_errors = self._counter(registry, "dozor_db_errors_total")
+        self.ingest_duration = self._histogram(registry, "dozor_ingest_duration_seconds", _LATENCY_BUCKETS)
+        self.db_write_duration = self._histogram(
+            registry, "dozor_db_write_duration_seconds", _LATENCY_BUCKETS
+        )
+        self.db_batch_size = self._histogram(registry, "dozor_db_write_batch_reports", _BATCH_BUCKETS)
+        spec = SPEC["dozor_ingest_queue_reports"]
+        self.queue_depth = Gauge(spec.name, spec.help, spec.labels, registry=registry)
+
+    @staticmethod
+    def _counter(registry: CollectorRegistry, name: str) -> Counter:
+        spec = SPEC[name]
+        return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
+
+    @staticmethod
+    def _histogram(registry: CollectorRegistry, name: str, buckets: tuple[float, ...]) -> Histogram:
+        spec = SPEC[name]
+        return Histogram(spec.name, spec.help, spec.labels, buckets=buckets, registry=registry)
+
+
+def _bool(value: bool | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class _Families:
+    """Families for one scrape, created on first use from their declarations."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+
+    def add(self, name: str, labels: tuple[str, ...], value: float | None) -> None:
+        if value is None:
+            return
+        family = self._families.get(name)
+        if family is None:
+            spec = SPEC[name]
+            if spec.type == "counter":
+                family = CounterMetricFamily(name.removesuffix("_total"), spec.help, labels=spec.labels)
+            else:
+                family = GaugeMetricFamily(name, spec.help, labels=spec.labels)
+            self._families[name] = family
+        family.add_metric(labels, value)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._families.values())
+
+
+class FleetCollector(Collector):
+    """Renders per-host and fleet gauges from the in-memory fleet on each scrape."""
+
+    def __init__(self, fleet: Fleet, offline_after: float, clock: Callable[[], float] = time.time) -> None:
+        self._fleet = fleet
+        self._offline_after = offline_after
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        now = self._clock()
+        families = _Families()
+        online = offline = 0
+        for state in self._fleet.hosts():
+            is_up = now - state.last_seen <= self._offline_after
+            online += is_up
+            offline += not is_up
+            _host_metrics(families, state, is_up)
+        families.add("dozor_fleet_hosts", ("online",), online)
+        families.add("dozor_fleet_hosts", ("offline",), offline)
+        yield from families
+
+
+def _host_metrics(out: _Families, state: HostState, is_up: bool) -> None:
+    host = (str(state.device_id), state.hostname)
+    out.add("dozor_host_up", host, float(is_up))
+    out.add("dozor_host_last_seen_timestamp_seconds", host, state.last_seen)
+    out.add("dozor_host_probe_errors", host, state.probe_errors)
+    hardware = state.hardware
+    if hardware is not None:
+        os_ = hardware.os
+        system = hardware.system
+        out.add(
+            "dozor_host_info",
+            (
+                *host,
+                state.machine_id,
+                os_.name if os_ else "",
+                os_.version if os_ else "",
+                (system.manufacturer or "") if system else "",
+                (system.model or "") if system else "",
+                state.agent_version or "",
+            ),
+            1,
+        )
+        for disk in hardware.disks or ():
+            out.add(
+                "dozor_host_disk_smart_healthy",
+                (*host, disk.name, disk.model or ""),
+                _bool(disk.smart_healthy),
+            )
+    if state.health is not None:
+        _health_metrics(out, host, state.health)
+    if state.security is not None:
+        _security_metrics(out, host, state.security)
+
+
+def _health_metrics(out: _Families, host: tuple[str, str], health: Health) -> None:
+    out.add("dozor_host_boot_time_seconds", host, health.boot_time.timestamp())
+    out.add("dozor_host_cpu_usage_ratio", host, health.cpu_percent / 100)
+    out.add("dozor_host_cpus", host, health.cpu_count)
+    out.add("dozor_host_load1", host, health.load_1m)
+    out.add("dozor_host_memory_total_bytes", host, health.memory_total_bytes)
+    out.add("dozor_host_memory_available_bytes", host, health.memory_available_bytes)
+    out.add("dozor_host_swap_total_bytes", host, health.swap_total_bytes)
+    out.add("dozor_host_swap_used_bytes", host, health.swap_used_bytes)
+    for fs in health.filesystems or ():
+        labels = (*host, fs.mountpoint, fs.fstype)
+        out.add("dozor_host_filesystem_size_bytes", labels, fs.total_bytes)
+        out.add("dozor_host_filesystem_free_bytes", labels, fs.free_bytes)
+    for disk in health.disk_io or ():
+        out.add("dozor_host_disk_read_bytes_total", (*host, disk.device), disk.read_bytes)
+        out.add("dozor_host_disk_written_bytes_total", (*host, disk.device), disk.write_bytes)
+    for nic in health.net_io or ():
+        labels = (*host, nic.interface)
+        out.add("dozor_host_network_receive_bytes_total", labels, nic.bytes_recv)
+        out.add("dozor_host_network_transmit_bytes_total", labels, nic.bytes_sent)
+        out.add("dozor_host_network_errors_total", labels, nic.errors_in + nic.errors_out)
+    for sensor in health.temperatures or ():
+        out.add(
+            "dozor_host_temperature_celsius", (*host, sensor.sensor, sensor.label), sensor.current_celsius
+        )
+    if health.battery is not None:
+        out.add("dozor_host_battery_charge_ratio", host, health.battery.percent / 100)
+    if health.users is not None:
+        out.add("dozor_host_users_logged_in", host, len(health.users))
+
+
+def _security_metrics(out: _Families, host: tuple[str, str], security: Security) -> None:
+    for profile in security.firewall or ():
+        out.add("dozor_host_firewall_enabled", (*host, profile.profile), float(profile.enabled))
+    for av in security.antivirus or ():
+        labels = (*host, av.name)
+        out.add("dozor_host_antivirus_enabled", labels, _bool(av.enabled))
+        out.add("dozor_host_antivirus_up_to_date", labels, _bool(av.up_to_date))
+        if av.signature_age_days is not None:
+            out.add("dozor_host_antivirus_signature_age_seconds", labels, av.signature_age_days * 86400)
+    updates = security.updates
+    if updates is not None:
+        out.add("dozor_host_updates_pending", host, updates.pending_count)
+        out.add("dozor_host_security_updates_pending", host, updates.pending_security_count)
+        if updates.last_installed_at is not None:
+            out.add(
+                "dozor_host_updates_last_installed_timestamp_seconds",
+                host,
+                updates.last_installed_at.timestamp(),
+            )
+        out.add("dozor_host_reboot_required", host, _bool(updates.reboot_required))
+    for volume in security.disk_encryption or ():
+        out.add("dozor_host_volume_encrypted", (*host, volume.volume), float(volume.encrypted))
+    if security.local_admins is not None:
+        out.add("dozor_host_local_admins", host, len(security.local_admins))
+    out.add("dozor_host_guest_enabled", host, _bool(security.guest_enabled))
+    out.add("dozor_host_rdp_enabled", host, _bool(security.rdp_enabled))
+    out.add("dozor_host_ssh_enabled", host, _bool(security.ssh_enabled))
+    out.add("dozor_host_smb1_enabled", host, _bool(security.smb1_enabled))
+    out.add("dozor_host_secure_boot_enabled", host, _bool(security.secure_boot))
+    out.add("dozor_host_uac_enabled", host, _bool(security.uac_enabled))

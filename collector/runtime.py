@@ -1,0 +1,119 @@
+"""Everything a running collector holds, built once from the config: database, secrets, ingest,
+fleet view and metrics registry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.config import CollectorConfig
+from collector.fleet import Fleet, host_state_from_row
+from collector.ingest import Ingest
+from collector.metrics import CollectorMetrics, FleetCollector
+from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
+from collector.store.queries import fleet_rows
+
+log = logging.getLogger(__name__)
+
+
+def read_or_create_secret(path: Path) -> tuple[str, bool]:
+    """A secret kept in a 0600 file under the data dir; created on first start. Returns (secret, created)."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    return secret, True
+
+
+@dataclass
+class Runtime:
+    config: CollectorConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    fleet: Fleet
+    registry: CollectorRegistry
+    metrics: CollectorMetrics
+    ingest: Ingest
+    admin_token_sha256: bytes
+    enrollment_secret: str
+
+    @property
+    def offline_after(self) -> timedelta:
+        return timedelta(seconds=self.config.liveness.offline_after_seconds)
+
+    def reload_fleet(self) -> int:
+        """Rebuild the in-memory fleet view from the store (at start, then periodically)."""
+        with self.sessions() as session:
+            states = [
+                host_state_from_row(
+                    device_id=row.device_id,
+                    hostname=row.hostname,
+                    machine_id=row.machine_id,
+                    last_seen_at=row.last_seen_at,
+                    agent_version=row.agent_version,
+                    health=row.health,
+                    facts=row.facts,
+                    probe_errors=row.probe_errors,
+                )
+                for row in fleet_rows(session)
+            ]
+        self.fleet.replace_all(states)
+        return len(states)
+
+
+def database_url(config: CollectorConfig) -> str:
+    return os.environ.get("DOZOR_DATABASE_URL") or config.database.url or sqlite_url(config.data_dir)
+
+
+def build_runtime(config: CollectorConfig) -> Runtime:
+    """Open (and migrate) the store, load or create the secrets, wire ingest to metrics."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(database_url(config))
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+
+    admin_token = os.environ.get("DOZOR_ADMIN_TOKEN") or config.auth.admin_token
+    if admin_token is None:
+        token_file = (config.data_dir / "admin.token").resolve()
+        admin_token, created = read_or_create_secret(token_file)
+        log.info("admin token %s %s", "written to" if created else "read from", token_file)
+    enrollment_secret = os.environ.get("DOZOR_ENROLLMENT_SECRET") or config.auth.enrollment_secret
+    if enrollment_secret is None:
+        enrollment_secret, _ = read_or_create_secret(config.data_dir / "enrollment.secret")
+
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = CollectorMetrics(registry)
+    fleet = Fleet()
+    registry.register(FleetCollector(fleet, config.liveness.offline_after_seconds))
+    ingest = Ingest(
+        sessions,
+        fleet,
+        metrics,
+        config.ingest,
+        enrollment_secret=enrollment_secret,
+        token_cache_seconds=config.auth.token_cache_seconds,
+        clock=lambda: datetime.now(UTC),
+    )
+    return Runtime(
+        config=config,
+        engine=engine,
+        sessions=sessions,
+        fleet=fleet,
+        registry=registry,
+        metrics=metrics,
+        ingest=ingest,
+        admin_token_sha256=hashlib.sha256(admin_token.encode()).digest(),
+        enrollment_secret=enrollment_secret,
+    )
