@@ -15,11 +15,18 @@ and the rest of the report goes on.
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 FailureKind = Literal["timeout", "missing_tool", "permission", "unsupported", "failed"]
+
+Raw = Mapping[str, str | bytes]
+"""What ``collect()`` returns and ``parse()`` reads: raw material under file-like names."""
 
 
 class ProbeFailure(Exception):
@@ -56,3 +63,66 @@ def read_text(path: str | Path, default: str | None = None) -> str | None:
         return Path(path).read_text(encoding="utf-8", errors="replace").strip()
     except (FileNotFoundError, NotADirectoryError, PermissionError, OSError):
         return default
+
+
+# ---------------------------------------------------------------- pure helpers for every platform
+
+_PLACEHOLDERS = frozenset(
+    {
+        "to be filled by o.e.m.",
+        "default string",
+        "system serial number",
+        "system product name",
+        "system manufacturer",
+        "not available",
+        "not specified",
+        "not applicable",
+        "not provided",
+        "none",
+        "n/a",
+        "unknown",
+        "undefined",
+        "oem",
+        "o.e.m.",
+        "invalid",
+        "serial number",
+        "123456789",
+    }
+)
+
+
+def text(value: object, max_length: int = 1024) -> str | None:
+    """A clean string for the report: trimmed, cut at a NUL, no lone surrogates, within the schema's
+    length; None for empty values."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    cleaned = str(value).split("\x00", 1)[0].strip()
+    cleaned = cleaned.encode("utf-8", "replace").decode("utf-8")
+    return cleaned[:max_length] or None
+
+
+def hw_text(value: object) -> str | None:
+    """Like :func:`text` for firmware-reported identity (vendor, serial, part number): the BIOS,
+    DMI and SPD placeholders (``To Be Filled By O.E.M.``, ``Unknown``, ``00000000``…) become None."""
+    cleaned = text(value)
+    if cleaned is None or cleaned.lower() in _PLACEHOLDERS or re.fullmatch(r"[0\s.-]+", cleaned):
+        return None
+    return cleaned
+
+
+def load_json(raw: Raw, key: str) -> Any:
+    """The JSON under ``key``; None when the key is absent (not collected)."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ProbeFailure("failed", f"{key} is not JSON: {exc}") from exc
+
+
+def epoch_utc(seconds: float | None) -> datetime | None:
+    """A Unix time → aware UTC datetime; None for missing or implausible (before 2000) values."""
+    if seconds is None or seconds < 946_684_800:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)

@@ -252,7 +252,7 @@ class Hotfix(_Base):
 
 class Antivirus(_Base):
     name: Text
-    source: Literal["securitycenter", "defender", "clamav"]
+    source: Literal["securitycenter", "defender", "clamav", "other"]
     enabled: bool | None = None
     up_to_date: bool | None = None
     signature_version: Text | None = None

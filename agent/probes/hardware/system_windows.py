@@ -1,0 +1,66 @@
+"""hardware.system on Windows: Win32_ComputerSystem (name, domain or workgroup, maker, model) and
+Win32_BIOS (vendor, version, release date, the machine's serial number)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.probes.base import ProbeFailure, Raw, hw_text, text
+from agent.probes.windows import cim, first_instance, parse_date, powershell, to_bool
+from agent.schema.report import SystemInfo
+
+COMPUTER_SYSTEM = "Win32_ComputerSystem.json"
+BIOS = "Win32_BIOS.json"
+
+
+def collect() -> dict[str, str | bytes]:
+    return dict(
+        powershell(
+            {
+                COMPUTER_SYSTEM: cim(
+                    "Win32_ComputerSystem",
+                    "Name",
+                    "DNSHostName",
+                    "Domain",
+                    "Workgroup",
+                    "PartOfDomain",
+                    "Manufacturer",
+                    "Model",
+                ),
+                BIOS: cim(
+                    "Win32_BIOS",
+                    "Manufacturer",
+                    "SMBIOSBIOSVersion",
+                    "Version",
+                    "ReleaseDate",
+                    "SerialNumber",
+                ),
+            },
+            required=(COMPUTER_SYSTEM,),
+        )
+    )
+
+
+def parse(raw: Raw) -> dict[str, Any]:
+    system = first_instance(raw, COMPUTER_SYSTEM)
+    hostname = text((system or {}).get("DNSHostName")) or text((system or {}).get("Name"))
+    if system is None or hostname is None:
+        raise ProbeFailure("failed", "Win32_ComputerSystem gave no computer name")
+    bios = first_instance(raw, BIOS) or {}
+    # Off a domain, Win32_ComputerSystem.Domain holds the workgroup name (and Workgroup may be null).
+    joined = to_bool(system.get("PartOfDomain"))
+    domain = text(system.get("Domain"))
+    workgroup = text(system.get("Workgroup"))
+    return {
+        "system": SystemInfo(
+            hostname=hostname,
+            domain=domain if joined else None,
+            workgroup=(workgroup or domain) if joined is False else workgroup,
+            manufacturer=hw_text(system.get("Manufacturer")),
+            model=hw_text(system.get("Model")),
+            serial=hw_text(bios.get("SerialNumber")),
+            bios_vendor=hw_text(bios.get("Manufacturer")),
+            bios_version=text(bios.get("SMBIOSBIOSVersion")) or text(bios.get("Version")),
+            bios_date=parse_date(bios.get("ReleaseDate")),
+        )
+    }
