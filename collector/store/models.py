@@ -3,10 +3,22 @@ same ``devices`` row kind and the same ``change_events`` history; only the store
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -18,9 +30,31 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-Json = JSON().with_variant(JSONB(), "postgresql")
-UtcDateTime = DateTime(timezone=True)
+# None is stored as SQL NULL (not the JSON text 'null'), so "never received" can be queried as IS NULL.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER PRIMARY KEY
+TEXT_MAX = 1024
+"""``agent.schema.report.Text`` bound: a column holding a report string must take that many characters."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware: SQLite keeps no zone, and
+    mixing naive and aware datetimes would break every "is it online" comparison."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store functions take timezone-aware times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -37,25 +71,27 @@ class Device(Base):
     kind: Mapped[str] = mapped_column(String(16), index=True)
     machine_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     """Stable identity of an agent's PC (/etc/machine-id, MachineGuid); NULL for other kinds."""
-    hostname: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str] = mapped_column(String(TEXT_MAX))
     lifecycle: Mapped[str] = mapped_column(String(16), default="accepted")
-    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
     agent_version: Mapped[str | None] = mapped_column(String(64))
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    """Highest report sequence number accepted from the agent: replays at or below it are duplicates."""
+    """Highest report sequence number accepted from the agent: replays at or below it are duplicates.
+    Back to 0 when the agent enrolls again (a reinstalled agent counts from 1)."""
     reports_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     seq_gaps: Mapped[int] = mapped_column(BigInteger, default=0)
     """Reports the agent numbered but the collector never received (spool overflow on the PC)."""
 
     facts: Mapped[dict[str, Any] | None] = mapped_column(Json)
-    """The last full inventory (for a PC: ``agent.schema.Inventory`` as JSON)."""
+    """The last full inventory (for a PC: ``agent.schema.Inventory`` as JSON), where a value the
+    latest probes failed to collect keeps its last known value (``collector.inventory.reconcile``)."""
     facts_hash: Mapped[str | None] = mapped_column(String(64))
-    facts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    facts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     health: Mapped[dict[str, Any] | None] = mapped_column(Json)
     """The last health sample (``agent.schema.Health`` as JSON)."""
-    health_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    health_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     probe_errors: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
 
     tokens: Mapped[list[AgentToken]] = relationship(back_populates="device", cascade="all, delete-orphan")
@@ -70,10 +106,10 @@ class AgentToken(Base):
     __tablename__ = "agent_tokens"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     device: Mapped[Device] = relationship(back_populates="tokens")
 
@@ -85,13 +121,13 @@ class InstalledSoftware(Base):
     __table_args__ = (Index("ix_installed_software_name_version", "name", "version"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(1024))
-    version: Mapped[str | None] = mapped_column(String(1024))
-    publisher: Mapped[str | None] = mapped_column(String(1024))
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(TEXT_MAX))
+    version: Mapped[str | None] = mapped_column(String(TEXT_MAX))
+    publisher: Mapped[str | None] = mapped_column(String(TEXT_MAX))
     source: Mapped[str] = mapped_column(String(32))
-    architecture: Mapped[str | None] = mapped_column(String(64))
-    install_date: Mapped[str | None] = mapped_column(String(64))
+    architecture: Mapped[str | None] = mapped_column(String(TEXT_MAX))
+    install_date: Mapped[str | None] = mapped_column(String(TEXT_MAX))
 
     device: Mapped[Device] = relationship(back_populates="software")
 
@@ -103,16 +139,17 @@ class ChangeEvent(Base):
     __table_args__ = (Index("ix_change_events_device_at", "device_id", "at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     source: Mapped[str] = mapped_column(String(16))
     """Where the fact came from: ``agent``, ``snmp``, ``ssh``, ``discovery``, ``admin``."""
     category: Mapped[str] = mapped_column(String(32))
     """``hardware``, ``software``, ``security``, ``system``."""
     kind: Mapped[str] = mapped_column(String(16))
     """``added``, ``removed``, ``changed``."""
-    subject: Mapped[str] = mapped_column(String(1024))
-    """What changed, as a path a person can read: ``memory.modules[DIMM_A1]``, ``software[firefox]``."""
+    subject: Mapped[str] = mapped_column(Text)
+    """What changed, as a path a person can read: ``hardware.memory.modules[DIMM_A1]``,
+    ``software[Mozilla Firefox (registry, x64)]`` (unbounded: it embeds a package name)."""
     old_value: Mapped[Any] = mapped_column(Json, nullable=True)
     new_value: Mapped[Any] = mapped_column(Json, nullable=True)
     summary: Mapped[str] = mapped_column(Text)
