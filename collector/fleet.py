@@ -66,6 +66,14 @@ class Fleet:
         with self._lock:
             self._hosts = fresh
 
+    def merge(self, states: Iterable[HostState]) -> None:
+        """Take the store's newer states (reports another replica received); keep fresher own ones."""
+        with self._lock:
+            for state in states:
+                known = self._hosts.get(state.device_id)
+                if known is None or known.last_seen < state.last_seen:
+                    self._hosts[state.device_id] = state
+
     def forget(self, device_id: int) -> None:
         with self._lock:
             self._hosts.pop(device_id, None)

@@ -53,8 +53,9 @@ class Runtime:
     def offline_after(self) -> timedelta:
         return timedelta(seconds=self.config.liveness.offline_after_seconds)
 
-    def reload_fleet(self) -> int:
-        """Rebuild the in-memory fleet view from the store (at start, then periodically)."""
+    def reload_fleet(self, seen_since: datetime | None = None) -> int:
+        """Rebuild the in-memory fleet view from the store: all of it, or merge in the hosts seen
+        since ``seen_since`` (what other replicas received); returns how many hosts were read."""
         with self.sessions() as session:
             states = [
                 host_state_from_row(
@@ -67,9 +68,12 @@ class Runtime:
                     facts=row.facts,
                     probe_errors=row.probe_errors,
                 )
-                for row in fleet_rows(session)
+                for row in fleet_rows(session, seen_since)
             ]
-        self.fleet.replace_all(states)
+        if seen_since is None:
+            self.fleet.replace_all(states)
+        else:
+            self.fleet.merge(states)
         return len(states)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,11 +71,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+FULL_RESYNC_EVERY = 20
+"""Every so many passes the whole view is rebuilt, so that hosts deleted in the store disappear."""
+
+
 async def _resync_forever(runtime: Runtime) -> None:
-    """Pick up other replicas' reports and liveness changes: the fleet view follows the store."""
+    """Follow the store: pick up other replicas' reports cheaply (only hosts seen since the last
+    pass, with a margin for clock skew between replicas), and rebuild everything now and then."""
+    period = runtime.config.liveness.resync_seconds
+    passes = 0
     while True:
-        await asyncio.sleep(runtime.config.liveness.resync_seconds)
+        await asyncio.sleep(period)
+        passes += 1
+        since = None if passes % FULL_RESYNC_EVERY == 0 else datetime.now(UTC) - timedelta(seconds=3 * period)
         try:
-            await asyncio.to_thread(runtime.reload_fleet)
+            await asyncio.to_thread(runtime.reload_fleet, since)
         except Exception as exc:  # the store may be briefly unreachable; metrics keep the last view
             log.warning("fleet view refresh failed: %s", exc.__class__.__name__)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec import Struct
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from collector.store.models import ChangeEvent, Device, InstalledSoftware
@@ -245,8 +245,9 @@ def list_changes(
     return [ChangeView(*row) for row in session.execute(query)]
 
 
-def fleet_rows(session: Session) -> list[FleetRow]:
-    """Every agent's PC with what the metrics need, without the (large) software lists."""
+def fleet_rows(session: Session, seen_since: datetime | None = None) -> list[FleetRow]:
+    """Every agent's PC (or those seen since ``seen_since``) with what the metrics need, without
+    the (large) software lists."""
     rows = session.execute(
         select(
             Device.id,
@@ -258,7 +259,11 @@ def fleet_rows(session: Session) -> list[FleetRow]:
             Device.facts["hardware"],
             Device.facts["security"],
             Device.probe_errors,
-        ).where(Device.kind == AGENT_KIND, Device.machine_id.is_not(None))
+        ).where(
+            Device.kind == AGENT_KIND,
+            Device.machine_id.is_not(None),
+            true() if seen_since is None else Device.last_seen_at >= seen_since,
+        )
     )
     return [
         FleetRow(
