@@ -12,8 +12,8 @@ import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from collector.api import create_app
 from collector.config import CollectorConfig, ConfigError, load_config, with_overrides
-from collector.local_agent import supervise_agent, write_agent_config
 from collector.runtime import build_runtime, database_url
 
 log = logging.getLogger("collector")
@@ -46,8 +46,6 @@ def _effective_config(args: argparse.Namespace) -> CollectorConfig:
 
 async def _serve(config: CollectorConfig) -> None:
     runtime = build_runtime(config)
-    from collector.api import create_app
-
     host, port = config.host_port
     server = uvicorn.Server(
         uvicorn.Config(
@@ -65,26 +63,9 @@ async def _serve(config: CollectorConfig) -> None:
     print(f"Dozor collector on http{'s' if config.tls.cert_file else ''}://{host}:{port}", file=sys.stderr)
     if token_path.exists():
         print(f"Admin token (for the API): {token_path}", file=sys.stderr)
-    agent: asyncio.Task[None] | None = None
-    serving = asyncio.create_task(server.serve())
-    if config.local_agent:
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        scheme = "https" if config.tls.cert_file else "http"
-        local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        agent_config = write_agent_config(
-            config.data_dir,
-            f"{scheme}://{local_host}:{port}",
-            runtime.enrollment_secret,
-            config.tls.cert_file,
-        )
-        agent = asyncio.create_task(supervise_agent(agent_config))
     try:
-        await serving
+        await server.serve()
     finally:
-        if agent is not None:
-            agent.cancel()
-            await asyncio.gather(agent, return_exceptions=True)
         runtime.engine.dispose()
 
 

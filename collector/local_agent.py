@@ -13,8 +13,21 @@ from pathlib import Path
 
 import yaml
 
+from collector.runtime import Runtime
+
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 10.0
+
+
+def local_agent_config(runtime: Runtime) -> Path:
+    """Write the local agent's config: this collector on loopback, its enrollment secret."""
+    config = runtime.config
+    host, port = config.host_port
+    scheme = "https" if config.tls.cert_file else "http"
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return write_agent_config(
+        config.data_dir, f"{scheme}://{local_host}:{port}", runtime.enrollment_secret, config.tls.cert_file
+    )
 
 
 def write_agent_config(

@@ -18,6 +18,7 @@ from collector.api.common import OPENAPI_COMPONENTS, error_response
 from collector.api.inventory import router as inventory_router
 from collector.api.system import router as system_router
 from collector.ingest import Rejected
+from collector.local_agent import local_agent_config, supervise_agent
 from collector.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,17 @@ def create_app(runtime: Runtime) -> FastAPI:
         hosts = await asyncio.to_thread(runtime.reload_fleet)
         log.info("fleet view loaded: %d hosts", hosts)
         runtime.ingest.start()
-        resync = asyncio.create_task(_resync_forever(runtime), name="dozor-fleet-resync")
+        tasks = [asyncio.create_task(_resync_forever(runtime), name="dozor-fleet-resync")]
+        if runtime.config.local_agent:
+            tasks.append(
+                asyncio.create_task(supervise_agent(local_agent_config(runtime)), name="dozor-agent")
+            )
         try:
             yield
         finally:
-            resync.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.ingest.stop()
 
     app = FastAPI(

@@ -39,13 +39,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     )
     try:
         token_file = data_dir / "admin.token"
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        while not token_file.exists():
+        while not (token_file.exists() and _answers(f"{url}/healthz")):
             assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "collector wrote no admin token"
+            assert time.monotonic() < deadline, "collector did not start within 30 s"
             time.sleep(0.1)
         assert os.stat(token_file).st_mode & 0o777 == 0o600
-        yield f"http://127.0.0.1:{port}", token_file.read_text().strip()
+        yield url, token_file.read_text().strip()
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -54,6 +55,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
             process.kill()
             output = process.communicate()[0]
         assert "Traceback" not in output, output
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def wait_for_host(url: str, token: str, timeout: float = 120) -> dict:
