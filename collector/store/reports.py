@@ -29,7 +29,13 @@ _CLAIM = (
     update(_devices)
     .where(_devices.c.id == bindparam("device_id"), _devices.c.last_seq < bindparam("seq"))
     .values(reports_accepted=_devices.c.reports_accepted + 1)
-    .returning(_devices.c.last_seq, _devices.c.seq_gaps, _devices.c.hostname, _devices.c.facts_hash)
+    .returning(
+        _devices.c.last_seq,
+        _devices.c.seq_gaps,
+        _devices.c.hostname,
+        _devices.c.facts_hash,
+        _devices.c.probe_errors,
+    )
 )
 _CLAIM_WITH_FACTS = _CLAIM.returning(_devices.c.facts)
 """For a report that carries an inventory: the old facts come back in the same round trip."""
@@ -73,14 +79,14 @@ def apply_report(session: Session, device_id: int, report: Report, received_at: 
             raise NoResultFound(f"device {device_id} does not exist")
         return ApplyOutcome("duplicate")
 
-    last_seq, seq_gaps, hostname, facts_hash, *old_facts = claimed
+    last_seq, seq_gaps, hostname, facts_hash, old_errors, *old_facts = claimed
     gap = report.seq - last_seq - 1 if last_seq > 0 else 0
     values: dict[str, Any] = {
         "last_seq": report.seq,
         "seq_gaps": seq_gaps + gap,
         "last_seen_at": received_at,
         "agent_version": report.agent_version,
-        "probe_errors": msgspec.to_builtins(report.probe_errors),
+        "probe_errors": _probe_errors(old_errors, report),
     }
     changes: list[Change] = []
     if report.hostname != hostname:
@@ -173,6 +179,21 @@ def sync_software(
 
 def _row(package: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(package.get(name) for name in SOFTWARE_FIELDS)
+
+
+def _probe_errors(old: list[dict[str, Any]] | None, report: Report) -> list[dict[str, Any]]:
+    """The device's current probe errors: this report's, plus the earlier ones of the other kind
+    of report (a minute's health report must not hide the hourly inventory's failed probes)."""
+    carried = {"health"} if report.health is not None else set()
+    if report.inventory is not None or report.inventory_hash is not None:
+        carried.add("inventory")
+    carried |= {_kind_of(error.probe) for error in report.probe_errors}
+    kept = [error for error in old or () if _kind_of(error["probe"]) not in carried]
+    return kept + msgspec.to_builtins(report.probe_errors)
+
+
+def _kind_of(probe: str) -> str:
+    return "health" if probe.split(".")[0] == "health" else "inventory"
 
 
 def _utc(moment: datetime) -> datetime:

@@ -137,6 +137,18 @@ def test_health_version_and_probe_errors_are_stored(agent: Agent) -> None:
     assert device.probe_errors == [msgspec.to_builtins(error) for error in errors]
 
 
+def test_health_reports_keep_the_inventory_probe_errors(agent: Agent) -> None:
+    smart = ProbeError(probe="hardware.disks", kind="missing_tool", message="smartctl not found")
+    sensors = ProbeError(probe="health.sensors", kind="permission", message="no access to /sys/class/hwmon")
+    agent.send(inventory=factories.inventory(), inventory_hash=HASH_A, probe_errors=[smart])
+    agent.send(health=factories.health(), probe_errors=[sensors])
+    assert [error["probe"] for error in agent.device().probe_errors] == ["hardware.disks", "health.sensors"]
+    agent.send(health=factories.health())
+    assert [error["probe"] for error in agent.device().probe_errors] == ["hardware.disks"]
+    agent.send(inventory_hash=HASH_A, health=None)
+    assert agent.device().probe_errors == []
+
+
 def test_future_sample_time_is_clamped_to_arrival(agent: Agent) -> None:
     agent.send(collected_at=NOW + timedelta(days=3))
     assert agent.device().health_at == NOW
