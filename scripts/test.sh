@@ -18,8 +18,9 @@ if [ "$fresh_postgres" = 1 ]; then
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     $SUDO pg_ctlcluster --skip-systemctl-redirect "$cluster_version" main start
+elif [ "$fresh_postgres" = 1 ]; then
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$cluster_version" main reload
 fi
-[ "$fresh_postgres" = 1 ] && $SUDO pg_ctlcluster --skip-systemctl-redirect "$cluster_version" main reload
 
 venv dev
 .venv/bin/ruff check .
