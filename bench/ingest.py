@@ -24,8 +24,8 @@ import httpx
 import msgspec
 import psutil
 import psycopg
-from agent.runner import inventory_hash
 
+from agent.runner import inventory_hash
 from agent.schema.report import Inventory, SoftwarePackage
 from bench.loadgen import LoadResult, build_request, run_load
 from tests import factories

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -30,14 +31,19 @@ class LiveCollector:
     url: str
     runtime: Runtime
     admin_token: str
+    verify: ssl.SSLContext | bool = True
+    """The collector's own certificate when it serves HTTPS."""
 
     def admin(self) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=30
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=30,
+            verify=self.verify,
         )
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify)
 
 
 def make_config(
@@ -58,7 +64,15 @@ def run_collector(config: CollectorConfig) -> Iterator[LiveCollector]:
     runtime = build_runtime(config)
     host, port = config.host_port
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=config.tls.cert_file,
+            ssl_keyfile=config.tls.key_file,
+        )
     )
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -69,9 +83,10 @@ def run_collector(config: CollectorConfig) -> Iterator[LiveCollector]:
         time.sleep(0.02)
     try:
         yield LiveCollector(
-            url=f"http://{host}:{port}",
+            url=f"{'https' if config.tls.cert_file else 'http'}://{host}:{port}",
             runtime=runtime,
             admin_token=config.auth.admin_token or "",
+            verify=ssl.create_default_context(cafile=config.tls.cert_file) if config.tls.cert_file else True,
         )
     finally:
         server.should_exit = True

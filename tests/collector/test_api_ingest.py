@@ -7,8 +7,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from agent.runner import inventory_hash
 
+from agent.runner import inventory_hash
 from agent.schema.report import Report, SoftwarePackage
 from tests import factories
 from tests.collector.live_server import LiveCollector, make_config, run_collector
