@@ -4,7 +4,8 @@ plus ufw's own view where ufw is installed. One profile per tool: ``nftables``, 
 
 A filter is enabled when an input-hook chain drops by default or holds rules; inbound is blocked
 when such a chain drops by default or ends with an unconditional drop/reject. Reading the rules
-needs root; no tool at all gives an empty list.
+needs root. With no tool at all (nft, iptables, ufw), nothing can have set rules: the kernel's
+filter is reported as profile ``netfilter``, off — so that "firewall off" shows, instead of nothing.
 """
 
 from __future__ import annotations
@@ -123,4 +124,6 @@ def parse(raw: Raw) -> dict[str, Any]:
         profiles.append(_profile("iptables", _iptables_chains(str(raw[IPTABLES]))))
     if UFW in raw:
         profiles.append(_ufw(str(raw[UFW])))
+    if not raw:
+        profiles.append(FirewallProfile(profile="netfilter", enabled=False, default_inbound="allow"))
     return {"firewall": profiles}
