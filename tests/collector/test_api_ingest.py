@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
+from sqlalchemy import delete
 
 from agent.runner import inventory_hash
 from agent.schema.report import Report, SoftwarePackage
+from collector.store.models import Device
 from tests import factories
 from tests.collector.live_server import LiveCollector, make_config, run_collector
 from tests.collector.test_api_bad_input import enroll, post
@@ -124,3 +128,33 @@ def test_software_catalogue_counts_hosts(collector: LiveCollector) -> None:
         )
     catalogue = collector.admin().get("/api/v1/software", params={"name": "Package 0003"}).json()
     assert len(catalogue) == 1 and catalogue[0]["host_count"] == 2
+
+
+def test_a_report_that_cannot_be_stored_fails_alone(collector: LiveCollector) -> None:
+    """Device 2 vanishes from the store while its token is still cached: its report fails with 500,
+    the others in flight are stored."""
+    tokens = {machine: enroll(collector, machine) for machine in (1, 2, 3)}
+    for machine, token in tokens.items():
+        send(collector, token, factories.report(machine=machine, seq=1))
+    with collector.runtime.sessions.begin() as session:
+        session.execute(delete(Device).where(Device.machine_id == factories.machine_id(2)))
+
+    async def deliver_together() -> dict[int, int]:
+        async with httpx.AsyncClient(base_url=collector.url, timeout=30) as client:
+
+            async def one(machine: int) -> int:
+                answer = await client.post(
+                    "/api/v1/reports",
+                    content=factories.encode(factories.report(machine=machine, seq=2)),
+                    headers={"Authorization": f"Bearer {tokens[machine]}", "Content-Encoding": "gzip"},
+                )
+                return answer.status_code
+
+            codes = await asyncio.gather(*(one(machine) for machine in (1, 2, 3)))
+            return dict(zip((1, 2, 3), codes, strict=True))
+
+    assert asyncio.run(deliver_together()) == {1: 200, 2: 500, 3: 200}
+    hosts = {host["hostname"]: host for host in collector.admin().get("/api/v1/hosts").json()}
+    assert set(hosts) == {"OBLRADA-PC0001", "OBLRADA-PC0003"}
+    for host in hosts.values():
+        assert collector.admin().get(f"/api/v1/hosts/{host['id']}").json()["last_seq"] == 2
