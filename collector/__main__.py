@@ -8,11 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.api import create_app
+from collector.api import make_server
 from collector.config import CollectorConfig, ConfigError, load_config, with_overrides
 from collector.runtime import build_runtime, database_url
 
@@ -47,18 +46,7 @@ def _effective_config(args: argparse.Namespace) -> CollectorConfig:
 async def _serve(config: CollectorConfig) -> None:
     runtime = build_runtime(config)
     host, port = config.host_port
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime),
-            host=host,
-            port=port,
-            log_level=config.log_level.lower(),
-            access_log=False,
-            ssl_certfile=config.tls.cert_file,
-            ssl_keyfile=config.tls.key_file,
-            log_config=None,
-        )
-    )
+    server = make_server(runtime)
     token_path = (config.data_dir / "admin.token").resolve()
     print(f"Dozor collector on http{'s' if config.tls.cert_file else ''}://{host}:{port}", file=sys.stderr)
     if token_path.exists():

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
@@ -22,6 +23,24 @@ from collector.local_agent import local_agent_config, supervise_agent
 from collector.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def make_server(runtime: Runtime) -> uvicorn.Server:
+    """The HTTP server of a runtime: address, TLS and log level come from its config."""
+    config = runtime.config
+    host, port = config.host_port
+    return uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level=config.log_level.lower(),
+            access_log=False,
+            ssl_certfile=config.tls.cert_file,
+            ssl_keyfile=config.tls.key_file,
+            log_config=None,  # logging is the process's business (dozor-collector sets it up)
+        )
+    )
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 
-from collector.api import create_app
+from collector.api import make_server
 from collector.config import CollectorConfig, parse_config
 from collector.runtime import Runtime, build_runtime
 
@@ -63,17 +62,7 @@ def run_collector(config: CollectorConfig) -> Iterator[LiveCollector]:
     """Serve ``config`` in a background thread until the block ends."""
     runtime = build_runtime(config)
     host, port = config.host_port
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            ssl_certfile=config.tls.cert_file,
-            ssl_keyfile=config.tls.key_file,
-        )
-    )
+    server = make_server(runtime)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
