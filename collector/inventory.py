@@ -403,3 +403,101 @@ AGENT_RULES = Rules(
 )
 """Rules for ``agent.schema.report.Inventory`` documents (``msgspec.to_builtins`` of it, plus the
 report's ``hostname`` at the top level when the store diffs that)."""
+
+
+# ---------------------------------------------------------------- rules for SNMP polls
+
+SNMP_RULES = Rules(
+    lists={
+        "interfaces": ListRule(
+            "Interface", key=(("name",),), describe=("descr", "mac"), replaced_when=("mac",)
+        ),
+        "supplies": ListRule(
+            "Supply",
+            key=(("description",),),
+            describe=("type", "colour"),
+            empty_is_unknown=True,  # a printer with no supplies at all is a failed table, not an empty one
+        ),
+    },
+    categories={
+        "system": "system",
+        "entity": "hardware",
+        "interfaces": "hardware",
+        "supplies": "hardware",
+        "printer": "hardware",
+    },
+    labels={
+        "system": "System",
+        "system.name": "System name (sysName)",
+        "system.descr": "System description",
+        "system.object_id": "System object ID",
+        "entity.serial": "Serial number",
+        "entity.firmware": "Firmware",
+        "entity.software": "Software version",
+        "entity.hardware": "Hardware revision",
+        "entity.model": "Model",
+        "entity.manufacturer": "Manufacturer",
+        "printer.serial": "Printer serial number",
+        "printer.model": "Printer model",
+    },
+    ignore=frozenset(
+        {
+            "system.uptime_ticks",
+            "interfaces[].if_index",  # renumbered by some devices on reboot; the name is the identity
+            "interfaces[].admin_status",
+            "interfaces[].oper_status",
+            "interfaces[].speed_bps",
+            "interfaces[].in_octets",
+            "interfaces[].out_octets",
+            "interfaces[].counter_bits",
+            "interfaces[].in_errors",
+            "interfaces[].out_errors",
+            "interfaces[].in_discards",
+            "interfaces[].out_discards",
+            "supplies[].level",  # see SUPPLY_REPLACED for the one level change that is an event
+            "supplies[].max",
+            "supplies[].percent",
+            "supplies[].percent_reason",
+            "supplies[].device",
+            "supplies[].supply",
+            "printer.status",
+            "printer.device_status",
+            "printer.conditions",
+            "printer.page_count",
+            "printer.device",
+            "fdb",  # MAC tables move all day: state, not history
+            "lldp",
+            "ups",  # voltages, charge, load, source: metrics
+        }
+    ),
+)
+"""Rules for ``collector.pollers.snmp.poller`` facts (``DevicePoll.facts``)."""
+
+SUPPLY_REPLACED = (30.0, 90.0)
+"""A supply whose level rises by at least the first percentage points to at least the second
+percent was replaced (a new cartridge), though its level is otherwise volatile."""
+
+
+def supply_replacements(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Change]:
+    """"Supply … replaced" events: levels jumping up to near full between two polls."""
+    rule = SNMP_RULES.lists["supplies"]
+    before = {
+        _key(item, rule): item for item in (old or {}).get("supplies") or () if isinstance(item, dict)
+    }
+    rise, full = SUPPLY_REPLACED
+    changes = []
+    for item in new.get("supplies") or ():
+        previous = before.get(_key(item, rule)) if isinstance(item, dict) else None
+        if previous is None:
+            continue
+        was, now = previous.get("percent"), item.get("percent")
+        numbers = isinstance(was, int | float) and isinstance(now, int | float)
+        if numbers and now >= full and now - was >= rise:
+            name = str(item.get("description"))
+            changes.append(
+                Change(
+                    "hardware", "changed", f"supplies[{name}]", previous, item,
+                    f"Supply {name} replaced: {was:g}% → {now:g}%",
+                )
+            )
+    return changes

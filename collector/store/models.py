@@ -94,6 +94,14 @@ class Device(Base):
     health_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     probe_errors: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
 
+    address: Mapped[str | None] = mapped_column(String(255), index=True, unique=True)
+    """Where a polled device (SNMP) answers: the configured IP literal or hostname; NULL for agents."""
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    """The name an administrator gave the device in the config (``snmp.devices[].name``)."""
+    location: Mapped[str | None] = mapped_column(String(256))
+    site_group: Mapped[str | None] = mapped_column(String(256))
+    """The configured ``group`` (a site, a floor, a department)."""
+
     tokens: Mapped[list[AgentToken]] = relationship(back_populates="device", cascade="all, delete-orphan")
     software: Mapped[list[InstalledSoftware]] = relationship(
         back_populates="device", cascade="all, delete-orphan"
