@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.schema.report import Health, Security
+from collector.device_view import DeviceState, DeviceView
 from collector.fleet import Fleet, HostState
 
 # ``*_created`` series double the output and no dashboard or rule of ours reads them.
@@ -25,6 +26,8 @@ disable_created_metrics()
 
 MetricType = Literal["gauge", "counter", "histogram"]
 HOST = ("host_id", "host")
+DEVICE = ("device_id", "device")
+INTERFACE = ("interface", "if_index")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class MetricSpec:
 
 def _host(name: str, type_: MetricType, unit: str, help_: str, *extra: str) -> MetricSpec:
     return MetricSpec(name, type_, unit, help_, (*HOST, *extra))
+
+
+def _device(name: str, type_: MetricType, unit: str, help_: str, *extra: str) -> MetricSpec:
+    return MetricSpec(name, type_, unit, help_, (*DEVICE, *extra))
 
 
 SPECS: tuple[MetricSpec, ...] = (
@@ -157,6 +164,64 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("dozor_db_write_batch_reports", "histogram", "", "Reports committed per batch."),
     MetricSpec("dozor_ingest_queue_reports", "gauge", "", "Reports waiting for the database writer."),
     MetricSpec("dozor_db_errors_total", "counter", "", "Failed database batches."),
+    # ---- polled network devices (SNMP): rendered from the in-memory device view
+    _device("dozor_device_up", "gauge", "", "1 if the device answered its last poll.", "kind"),
+    _device(
+        "dozor_device_last_success_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time of the last poll the device answered.",
+        "kind",
+    ),
+    _device(
+        "dozor_device_poll_errors_total",
+        "counter",
+        "",
+        "Polls the device did not answer since the collector started, by error.",
+        "kind",
+        "error",
+    ),
+    _device("dozor_interface_up", "gauge", "", "1 if the interface is operationally up.", *INTERFACE),
+    _device(
+        "dozor_interface_receive_bytes_total",
+        "counter",
+        "bytes",
+        "Octets received (device counter).",
+        *INTERFACE,
+    ),
+    _device(
+        "dozor_interface_transmit_bytes_total",
+        "counter",
+        "bytes",
+        "Octets sent (device counter).",
+        *INTERFACE,
+    ),
+    _device(
+        "dozor_interface_errors_total",
+        "counter",
+        "",
+        "Inbound plus outbound errors (device counters).",
+        *INTERFACE,
+    ),
+    _device(
+        "dozor_interface_speed_bytes", "gauge", "bytes", "Interface speed in bytes per second.", *INTERFACE
+    ),
+    _device(
+        "dozor_printer_supply_level_ratio",
+        "gauge",
+        "ratio",
+        "Supply level, 0..1 (only when the printer reports a real quantity).",
+        "supply",
+        "colour",
+    ),
+    _device("dozor_printer_pages_total", "counter", "", "Pages printed over the printer's life."),
+    _device(
+        "dozor_printer_condition", "gauge", "", "1 for each condition the printer reports now.", "condition"
+    ),
+    _device("dozor_ups_on_battery", "gauge", "", "1 if the UPS output runs on battery."),
+    _device("dozor_ups_battery_charge_ratio", "gauge", "ratio", "Battery charge, 0..1."),
+    _device("dozor_ups_runtime_remaining_seconds", "gauge", "seconds", "Estimated runtime left on battery."),
+    _device("dozor_ups_load_ratio", "gauge", "ratio", "Output load, share of the rated capacity."),
 )
 SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
 
@@ -338,3 +403,63 @@ def _security_metrics(out: _Families, host: tuple[str, str], security: Security)
     out.add("dozor_host_smb1_enabled", host, _bool(security.smb1_enabled))
     out.add("dozor_host_secure_boot_enabled", host, _bool(security.secure_boot))
     out.add("dozor_host_uac_enabled", host, _bool(security.uac_enabled))
+
+
+class DeviceCollector(Collector):
+    """Renders the polled devices' gauges and counters from the in-memory device view."""
+
+    def __init__(self, view: DeviceView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[Metric]:
+        families = _Families()
+        for state in self._view.devices():
+            _device_metrics(families, state)
+        yield from families
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _ratio(percent: object) -> float | None:
+    value = _number(percent)
+    return None if value is None else value / 100
+
+
+def _device_metrics(out: _Families, state: DeviceState) -> None:
+    device = (str(state.device_id), state.name)
+    out.add("dozor_device_up", (*device, state.kind), float(state.up))
+    out.add("dozor_device_last_success_timestamp_seconds", (*device, state.kind), state.last_success)
+    for error, count in state.poll_errors.items():
+        out.add("dozor_device_poll_errors_total", (*device, state.kind, error), count)
+    for nic in state.interfaces:
+        labels = (*device, str(nic.get("name") or nic.get("descr") or ""), str(nic.get("if_index")))
+        oper = nic.get("oper_status")
+        out.add("dozor_interface_up", labels, None if oper is None else float(oper == "up"))
+        out.add("dozor_interface_receive_bytes_total", labels, _number(nic.get("in_octets")))
+        out.add("dozor_interface_transmit_bytes_total", labels, _number(nic.get("out_octets")))
+        errors = [_number(nic.get("in_errors")), _number(nic.get("out_errors"))]
+        known = [count for count in errors if count is not None]
+        out.add("dozor_interface_errors_total", labels, sum(known) if known else None)
+        speed = _number(nic.get("speed_bps"))
+        out.add("dozor_interface_speed_bytes", labels, None if speed is None else speed / 8)
+    seen: set[tuple[str, str]] = set()
+    for supply in state.supplies:
+        name = str(supply.get("description") or supply.get("type") or f"supply {supply.get('supply')}")
+        colour = str(supply.get("colour") or "")
+        if (name, colour) in seen:  # two supplies alike: the index keeps the series apart
+            name = f"{name} #{supply.get('supply')}"
+        seen.add((name, colour))
+        out.add("dozor_printer_supply_level_ratio", (*device, name, colour), _ratio(supply.get("percent")))
+    if state.printer:
+        out.add("dozor_printer_pages_total", device, _number(state.printer.get("page_count")))
+        for condition in state.printer.get("conditions") or ():
+            out.add("dozor_printer_condition", (*device, str(condition)), 1)
+    if state.ups:
+        on_battery = state.ups.get("on_battery")
+        out.add("dozor_ups_on_battery", device, None if on_battery is None else float(on_battery))
+        out.add("dozor_ups_battery_charge_ratio", device, _ratio(state.ups.get("charge_percent")))
+        minutes = _number(state.ups.get("runtime_minutes"))
+        out.add("dozor_ups_runtime_remaining_seconds", device, None if minutes is None else minutes * 60)
+        out.add("dozor_ups_load_ratio", device, _ratio(state.ups.get("load_percent")))

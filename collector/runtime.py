@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.config import CollectorConfig
+from collector.device_view import DeviceView
 from collector.fleet import Fleet, host_state_from_row
 from collector.ingest import Ingest
-from collector.metrics import CollectorMetrics, FleetCollector
+from collector.metrics import CollectorMetrics, DeviceCollector, FleetCollector
 from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 from collector.store.queries import fleet_rows
 
@@ -48,6 +49,8 @@ class Runtime:
     ingest: Ingest
     admin_token_sha256: bytes
     enrollment_secret: str
+    devices: DeviceView = field(default_factory=DeviceView)
+    """The polled network devices' last state (SNMP), for ``/metrics`` and the device API."""
 
     @property
     def offline_after(self) -> timedelta:
@@ -101,6 +104,8 @@ def build_runtime(config: CollectorConfig) -> Runtime:
     metrics = CollectorMetrics(registry)
     fleet = Fleet()
     registry.register(FleetCollector(fleet, config.liveness.offline_after_seconds))
+    devices = DeviceView()
+    registry.register(DeviceCollector(devices))
     ingest = Ingest(
         sessions,
         fleet,
@@ -120,4 +125,5 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         ingest=ingest,
         admin_token_sha256=hashlib.sha256(admin_token.encode()).digest(),
         enrollment_secret=enrollment_secret,
+        devices=devices,
     )

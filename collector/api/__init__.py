@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from collector import __version__
 from collector.api.agents import router as agents_router
 from collector.api.common import OPENAPI_COMPONENTS, error_response
+from collector.api.devices import router as devices_router
 from collector.api.inventory import router as inventory_router
 from collector.api.system import router as system_router
 from collector.ingest import Rejected
 from collector.local_agent import local_agent_config, supervise_agent
 from collector.runtime import Runtime
+from collector.snmp_polling import SnmpPolling
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +56,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             tasks.append(
                 asyncio.create_task(supervise_agent(local_agent_config(runtime)), name="dozor-agent")
             )
+        polling = None
+        if runtime.config.snmp.devices:
+            polling = SnmpPolling(runtime.config.snmp, runtime.sessions, runtime.devices, runtime.metrics)
+            polling.start()
         try:
             yield
         finally:
+            if polling is not None:
+                await polling.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -85,6 +93,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(system_router)
     app.include_router(agents_router, prefix="/api/v1")
     app.include_router(inventory_router, prefix="/api/v1")
+    app.include_router(devices_router, prefix="/api/v1")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document plus the msgspec schemas the routes declare by reference."""

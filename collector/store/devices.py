@@ -100,3 +100,100 @@ def apply_poll(
     session.flush()
     record_changes(session, device.id, source, polled_at, changes)
     return PollOutcome(device.id, changes, created)
+
+
+def ensure_device(
+    session: Session,
+    address: str,
+    kind: str | None,
+    name: str | None,
+    tried_at: datetime,
+    *,
+    location: str | None = None,
+    group: str | None = None,
+) -> int:
+    """The id of the device at ``address``, creating a row without facts for a configured device
+    that has not answered yet (so it can carry an error state). Stores no facts and no events;
+    an existing row keeps its seen times. Does not commit."""
+    device = session.scalar(select(Device).where(Device.address == address))
+    if device is None:
+        device = Device(
+            kind=kind or "other",
+            hostname=name or address,
+            address=address,
+            first_seen_at=tried_at,
+            last_seen_at=tried_at,
+        )
+        session.add(device)
+    device.display_name = name
+    device.location = location
+    device.site_group = group
+    session.flush()
+    return device.id
+
+
+class DeviceRow(msgspec.Struct, kw_only=True):
+    """A polled device as the store keeps it; ``facts`` only when asked for one device."""
+
+    id: int
+    kind: str
+    hostname: str
+    name: str | None
+    address: str
+    location: str | None
+    group: str | None
+    first_seen_at: datetime
+    last_success_at: datetime | None
+    """When facts were last stored (the last poll the device answered)."""
+    facts: dict[str, Any] | None = None
+
+
+def list_devices(session: Session) -> list[DeviceRow]:
+    """Every polled device (those with an address), by name; without the facts documents."""
+    rows = session.execute(
+        select(
+            Device.id,
+            Device.kind,
+            Device.hostname,
+            Device.display_name,
+            Device.address,
+            Device.location,
+            Device.site_group,
+            Device.first_seen_at,
+            Device.facts_at,
+        )
+        .where(Device.address.is_not(None))
+        .order_by(Device.hostname, Device.id)
+    )
+    return [
+        DeviceRow(
+            id=row[0],
+            kind=row[1],
+            hostname=row[2],
+            name=row[3],
+            address=row[4],
+            location=row[5],
+            group=row[6],
+            first_seen_at=row[7],
+            last_success_at=row[8],
+        )
+        for row in rows
+    ]
+
+
+def get_device(session: Session, device_id: int) -> DeviceRow | None:
+    device = session.get(Device, device_id)
+    if device is None or device.address is None:
+        return None
+    return DeviceRow(
+        id=device.id,
+        kind=device.kind,
+        hostname=device.hostname,
+        name=device.display_name,
+        address=device.address,
+        location=device.location,
+        group=device.site_group,
+        first_seen_at=device.first_seen_at,
+        last_success_at=device.facts_at,
+        facts=device.facts or {},
+    )

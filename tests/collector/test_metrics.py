@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Temperature
+from collector.device_view import DeviceView
 from collector.fleet import Fleet
-from collector.metrics import SPEC, SPECS, CollectorMetrics, FleetCollector
+from collector.metrics import SPEC, SPECS, CollectorMetrics, DeviceCollector, FleetCollector
 from tests import factories
 from tests.promtool import promtool
 
@@ -61,7 +62,122 @@ def full_registry() -> CollectorRegistry:
     metrics.db_write_duration.observe(0.01)
     metrics.db_batch_size.observe(3)
     registry.register(FleetCollector(fleet, offline_after=300, clock=NOW.timestamp))
+    registry.register(DeviceCollector(device_view()))
     return registry
+
+
+def _interface(if_index: int, name: str, oper: str) -> dict:
+    """An interface as ``collector.pollers.snmp.poller.finish_interface`` makes it."""
+    return {
+        "if_index": if_index,
+        "name": name,
+        "descr": name,
+        "alias": "",
+        "type": 6,
+        "mtu": 1500,
+        "mac": "00:11:22:33:44:0" + str(if_index),
+        "admin_status": "up",
+        "oper_status": oper,
+        "speed_bps": 1_000_000_000,
+        "in_octets": 123_456_789,
+        "out_octets": 98_765_432,
+        "counter_bits": 64,
+        "in_errors": 2,
+        "out_errors": 1,
+        "in_discards": 0,
+        "out_discards": 0,
+    }
+
+
+def _supply(index: int, description: str, colour: str | None, percent: float | None) -> dict:
+    """A supply as ``collector.pollers.snmp.poller.finish_supplies`` makes it."""
+    return {
+        "device": 1,
+        "supply": index,
+        "description": description,
+        "type": "toner",
+        "class": "consumed",
+        "unit": "percent",
+        "colour": colour,
+        "level": None if percent is None else int(percent),
+        "max": 100,
+        "percent": percent,
+        "percent_reason": None if percent is not None else "unknown",
+    }
+
+
+def device_view() -> DeviceView:
+    """A switch, a printer (one supply level unknown, one condition) and a UPS that answered, and
+    a device that timed out twice."""
+    view = DeviceView()
+    at = NOW.timestamp()
+    common = {"location": "Room 101", "group": "HQ", "at": at, "part_errors": {}}
+    view.record_success(
+        10,
+        address="10.0.0.2",
+        name="sw-hq-1",
+        kind="switch",
+        facts={
+            "system": {"name": "sw-hq-1"},
+            "interfaces": [_interface(1, "ge1", "up"), _interface(2, "ge2", "down")],
+        },
+        **common,
+    )
+    view.record_success(
+        11,
+        address="10.0.0.3",
+        name="prn-hq-1",
+        kind="printer",
+        facts={
+            "system": {"name": "prn-hq-1"},
+            "supplies": [_supply(1, "Black Toner", "black", 45.0), _supply(2, "Drum Unit", None, None)],
+            "printer": {
+                "device": 1,
+                "model": "HL-L5100DN",
+                "serial": "E7",
+                "status": "idle",
+                "device_status": "warning",
+                "conditions": ["low_toner"],
+                "page_count": 12034,
+            },
+        },
+        **common,
+    )
+    view.record_success(
+        12,
+        address="10.0.0.4",
+        name="ups-hq-1",
+        kind="ups",
+        facts={
+            "system": {"name": "ups-hq-1"},
+            "ups": {
+                "battery_status": "normal",
+                "seconds_on_battery": 0,
+                "runtime_minutes": 42,
+                "charge_percent": 100,
+                "battery_voltage": 27.1,
+                "input_voltage": 230,
+                "output_source": "normal",
+                "output_voltage": 230,
+                "load_percent": 18,
+                "on_battery": False,
+            },
+        },
+        **common,
+    )
+    for _ in range(2):
+        view.record_failure(
+            13,
+            address="10.0.0.5",
+            name="10.0.0.5",
+            kind="other",
+            location=None,
+            group=None,
+            at=at,
+            error_kind="timeout",
+            error_message="No SNMP response received before timeout",
+        )
+    return view
 
 
 def exposition_name(family_name: str, family_type: str) -> str:
@@ -111,3 +227,28 @@ def test_fleet_liveness_and_values() -> None:
 def test_promtool_check_metrics_passes() -> None:
     result = promtool("check", "metrics", stdin=generate_latest(full_registry()).decode())
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_device_values() -> None:
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(full_registry()).decode())
+        for sample in family.samples
+    }
+    printer = (("device", "prn-hq-1"), ("device_id", "11"))
+    black = (("colour", "black"), *printer, ("supply", "Black Toner"))
+    assert samples[("dozor_printer_supply_level_ratio", black)] == 0.45
+    assert not any(
+        name == "dozor_printer_supply_level_ratio" and ("supply", "Drum Unit") in labels
+        for name, labels in samples
+    ), "an unknown level is not a ratio"
+    assert samples[("dozor_printer_condition", (("condition", "low_toner"), *printer))] == 1
+    ups = (("device", "ups-hq-1"), ("device_id", "12"))
+    assert samples[("dozor_ups_runtime_remaining_seconds", ups)] == 42 * 60
+    assert samples[("dozor_ups_battery_charge_ratio", ups)] == 1.0
+    dead = (("device", "10.0.0.5"), ("device_id", "13"))
+    assert samples[("dozor_device_up", (*dead, ("kind", "other")))] == 0
+    assert samples[("dozor_device_poll_errors_total", (*dead, ("error", "timeout"), ("kind", "other")))] == 2
+    switch = (("device", "sw-hq-1"), ("device_id", "10"))
+    assert samples[("dozor_interface_up", (*switch, ("if_index", "2"), ("interface", "ge2")))] == 0
+    assert samples[("dozor_interface_errors_total", (*switch, ("if_index", "1"), ("interface", "ge1")))] == 3

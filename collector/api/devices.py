@@ -1,0 +1,113 @@
+"""Admin read routes over the polled network devices (switches, printers, UPSes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from collector.api.common import Admin, MsgspecResponse, json_responses
+from collector.device_view import DeviceState
+from collector.ingest import Rejected
+from collector.store import devices as store
+
+router = APIRouter(tags=["devices"])
+
+
+class PollErrorView(msgspec.Struct):
+    kind: str
+    """A stable name: ``timeout``, ``transport``, ``agent_error``, ``resolve``, ``config``, …"""
+    message: str
+    at: datetime | None
+
+
+class DeviceSummary(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    """The configured name, else what the device calls itself, else its address."""
+    hostname: str
+    address: str
+    kind: str
+    location: str | None
+    group: str | None
+    first_seen_at: datetime
+    last_success_at: datetime | None
+    up: bool | None
+    """Whether the last poll since this collector started got an answer; None: not polled yet."""
+    last_error: PollErrorView | None
+    """Why the last poll failed; None when it succeeded."""
+
+
+class DeviceDetail(DeviceSummary, kw_only=True):
+    failed_parts: dict[str, str]
+    """Parts of the last answered poll that failed (``"printer.supplies"`` → error kind)."""
+    facts: dict[str, Any]
+
+
+def _timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _summary_fields(row: store.DeviceRow, state: DeviceState | None) -> dict[str, Any]:
+    last_success = row.last_success_at
+    if state is not None and state.last_success is not None:
+        seen = _timestamp(state.last_success)
+        last_success = seen if last_success is None or (seen and seen > last_success) else last_success
+    error = None
+    if state is not None and state.error_kind is not None:
+        error = PollErrorView(state.error_kind, state.error_message or "", _timestamp(state.last_attempt))
+    return {
+        "id": row.id,
+        "name": row.name or row.hostname,
+        "hostname": row.hostname,
+        "address": row.address,
+        "kind": row.kind,
+        "location": row.location,
+        "group": row.group,
+        "first_seen_at": row.first_seen_at,
+        "last_success_at": last_success,
+        "up": None if state is None else state.up,
+        "last_error": error,
+    }
+
+
+@router.get(
+    "/devices",
+    responses=json_responses(list[DeviceSummary], 401),
+    summary="All polled network devices with their last poll's outcome",
+)
+async def list_devices(runtime: Admin) -> MsgspecResponse:
+    def read() -> list[store.DeviceRow]:
+        with runtime.sessions() as session:
+            return store.list_devices(session)
+
+    rows = await run_in_threadpool(read)
+    return MsgspecResponse(
+        [DeviceSummary(**_summary_fields(row, runtime.devices.get(row.id))) for row in rows]
+    )
+
+
+@router.get(
+    "/devices/{device_id}",
+    responses=json_responses(DeviceDetail, 401, 404),
+    summary="One polled device: its last poll's outcome and the facts it answered",
+)
+async def get_device(device_id: int, runtime: Admin) -> MsgspecResponse:
+    def read() -> store.DeviceRow | None:
+        with runtime.sessions() as session:
+            return store.get_device(session, device_id)
+
+    row = await run_in_threadpool(read)
+    if row is None:
+        raise Rejected(404, "not_found", f"no polled device with id {device_id}")
+    state = runtime.devices.get(row.id)
+    return MsgspecResponse(
+        DeviceDetail(
+            **_summary_fields(row, state),
+            failed_parts=dict(state.part_errors) if state is not None else {},
+            facts=row.facts or {},
+        )
+    )

@@ -1,0 +1,231 @@
+"""Polling the configured SNMP devices from the running collector.
+
+One APScheduler job per device runs every ``snmp.interval_seconds`` with jitter; a semaphore bounds
+how many polls run at once, each poll has its own deadline and all share one ``SnmpEngine``. A poll's
+facts are stored with ``apply_poll`` in a worker thread (one transaction), then folded into the
+in-memory :class:`~collector.device_view.DeviceView`. A failing device records its named error and
+delays nobody. Credentials are never logged (their ``repr`` hides the secrets anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
+from collector.device_view import DeviceView
+from collector.metrics import CollectorMetrics
+from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
+from collector.pollers.snmp.profiles import Profile, load_profiles
+from collector.pollers.snmp.session import Credentials
+from collector.store.devices import apply_poll, ensure_device
+from collector.store.models import Device
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_POLLS = 16
+MAX_DEADLINE_SECONDS = 120.0
+FIRST_POLL_SPREAD_SECONDS = 5.0
+"""The first polls start within this many seconds of start-up, spread to avoid a burst."""
+
+
+def credentials_of(credential: SnmpCredential) -> Credentials:
+    return Credentials(
+        version=credential.version,
+        community=credential.community or "",
+        user=credential.user or "",
+        auth_protocol=credential.auth_protocol,
+        auth_key=credential.auth_key or "",
+        priv_protocol=credential.priv_protocol,
+        priv_key=credential.priv_key or "",
+    )
+
+
+def store_address(device: SnmpDevice) -> str:
+    """The device's key in the store: its address, with the port when not the standard one, so two
+    agents behind one address (port forwards, proxies) stay two devices."""
+    if device.port == 161:
+        return device.address
+    host = f"[{device.address}]" if ":" in device.address else device.address
+    return f"{host}:{device.port}"
+
+
+def device_deadline(config: SnmpConfig) -> float:
+    """Seconds one device's whole poll may take: most of an interval, and never unbounded."""
+    return min(0.8 * config.interval_seconds, MAX_DEADLINE_SECONDS)
+
+
+def poll_failure(poll: DevicePoll) -> tuple[str, str] | None:
+    """(kind, message) when the device did not answer at all, else None (part errors aside)."""
+    if "system" in poll.facts:
+        return None
+    error = poll.errors.get("target") or poll.errors.get("system.scalars")
+    if error is None:
+        return "no_answer", "the device answered no system group"
+    return error.kind, error.message
+
+
+class SnmpPolling:
+    """Owns the scheduler and the engine; ``start()`` and ``stop()`` run on the app's event loop."""
+
+    def __init__(
+        self,
+        config: SnmpConfig,
+        sessions: sessionmaker[Session],
+        view: DeviceView,
+        metrics: CollectorMetrics | None = None,
+        profiles: list[Profile] | None = None,
+    ) -> None:
+        self._config = config
+        self._sessions = sessions
+        self._view = view
+        self._metrics = metrics
+        self._profiles = profiles if profiles is not None else load_profiles()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._engine: SnmpEngine | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def start(self) -> None:
+        self._engine = SnmpEngine()
+        self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        interval = self._config.interval_seconds
+        now = datetime.now(UTC)
+        seen: set[str] = set()
+        for index, device in enumerate(self._config.devices):
+            if store_address(device) in seen:
+                log.warning("snmp.devices[%d]: %s is listed twice; polled once", index, store_address(device))
+                continue
+            seen.add(store_address(device))
+            self._scheduler.add_job(
+                self.poll_one,
+                IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0), timezone=UTC),
+                args=[device],
+                id=f"snmp-{index}",
+                name=f"snmp poll {store_address(device)}",
+                next_run_time=now + timedelta(seconds=random.uniform(0, FIRST_POLL_SPREAD_SECONDS)),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=int(interval),
+            )
+        self._scheduler.start()
+        log.info("SNMP polling started: %d devices every %ss", len(self._config.devices), interval)
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)  # cancels the polls still running
+            self._scheduler = None
+            await asyncio.sleep(0)
+        if self._engine is not None:
+            self._engine.close_dispatcher()
+            self._engine = None
+
+    async def poll_one(self, device: SnmpDevice) -> None:
+        """Poll one device and record the outcome; never raises (a job's failure is logged here)."""
+        try:
+            assert self._semaphore is not None
+            async with self._semaphore:
+                await self._poll(device)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or the store being away must not stop the schedule
+            log.warning("SNMP poll of %s failed: %s", store_address(device), exc.__class__.__name__)
+
+    async def _poll(self, device: SnmpDevice) -> None:
+        config = self._config
+        credential = config.credentials.get(device.credential)
+        if credential is None:
+            await self._record_failure(device, "config", f"no credential named {device.credential!r}")
+            return
+        target = Target(
+            host=device.address,
+            port=device.port,
+            timeout=config.timeout_seconds,
+            retries=config.retries,
+            max_repetitions=config.max_repetitions,
+            max_rows=config.max_rows,
+        )
+        poll = await poll_device(
+            target, credentials_of(credential), self._profiles, device_deadline(config), engine=self._engine
+        )
+        failure = poll_failure(poll)
+        if failure is not None:
+            await self._record_failure(device, *failure)
+            return
+        polled_at = datetime.now(UTC)
+
+        def store() -> tuple[int, list[tuple[str, str]], str]:
+            with self._sessions.begin() as session:
+                outcome = apply_poll(
+                    session,
+                    store_address(device),
+                    device.kind,
+                    device.name,
+                    poll.facts,
+                    polled_at,
+                    location=device.location,
+                    group=device.group,
+                )
+                kind = session.get_one(Device, outcome.device_id).kind
+            return outcome.device_id, [(change.category, change.kind) for change in outcome.changes], kind
+
+        device_id, changes, kind = await asyncio.to_thread(store)
+        if self._metrics is not None:
+            for category, change_kind in changes:
+                self._metrics.change_events.labels(category, change_kind).inc()
+        system = poll.facts.get("system") or {}
+        sys_name = system.get("name") if isinstance(system.get("name"), str) else None
+        self._view.record_success(
+            device_id,
+            address=store_address(device),
+            name=device.name or sys_name or device.address,
+            kind=kind,
+            location=device.location,
+            group=device.group,
+            at=polled_at.timestamp(),
+            facts=poll.facts,
+            part_errors={part: error.kind for part, error in poll.errors.items()},
+        )
+        log.debug(
+            "SNMP poll of %s: %s in %.2fs", store_address(device), ",".join(poll.profiles), poll.seconds
+        )
+
+    async def _record_failure(self, device: SnmpDevice, kind: str, message: str) -> None:
+        tried_at = datetime.now(UTC)
+
+        def store() -> tuple[int, str, str]:
+            with self._sessions.begin() as session:
+                device_id = ensure_device(
+                    session,
+                    store_address(device),
+                    device.kind,
+                    device.name,
+                    tried_at,
+                    location=device.location,
+                    group=device.group,
+                )
+                row = session.get_one(Device, device_id)
+                return device_id, row.kind, row.hostname
+
+        device_id, device_kind, hostname = await asyncio.to_thread(store)
+        known = self._view.get(device_id)
+        self._view.record_failure(
+            device_id,
+            address=store_address(device),
+            name=device.name or (known.name if known else hostname),
+            kind=device_kind,
+            location=device.location,
+            group=device.group,
+            at=time.time(),
+            error_kind=kind,
+            error_message=message,
+        )
+        log.info("SNMP device %s did not answer: %s", store_address(device), kind)
