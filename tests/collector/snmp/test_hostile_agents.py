@@ -29,16 +29,23 @@ Answer = Callable[[tuple[int, ...]], list[tuple[tuple[int, ...], Any]] | bytes |
 
 
 class Responder(asyncio.DatagramProtocol):
-    """Answers every request through ``answer`` (about the first requested OID)."""
+    """Answers every request through ``answer`` (about the first requested OID).
 
-    def __init__(self, answer: Answer) -> None:
+    ``bulk_status`` is the error-status of every GETBULK answer (0: noError, 1: tooBig, ...);
+    ``requests`` counts the requests received.
+    """
+
+    def __init__(self, answer: Answer, bulk_status: int = 0) -> None:
         self.answer = answer
+        self.bulk_status = bulk_status
+        self.requests = 0
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.requests += 1
         request, _ = decoder.decode(data, asn1Spec=V2C.Message())
         pdu = V2C.apiMessage.get_pdu(request)
         oid = tuple(V2C.apiPDU.get_varbinds(pdu)[0][0])
@@ -50,25 +57,36 @@ class Responder(asyncio.DatagramProtocol):
             return
         response = V2C.apiMessage.get_response(request)
         V2C.apiPDU.set_varbinds(V2C.apiMessage.get_pdu(response), answer)
+        if self.bulk_status and isinstance(pdu, V2C.GetBulkRequestPDU):
+            V2C.apiPDU.set_error_status(V2C.apiMessage.get_pdu(response), self.bulk_status)
+            V2C.apiPDU.set_error_index(V2C.apiMessage.get_pdu(response), 0)
         self.transport.sendto(encoder.encode(response), addr)
 
 
 @asynccontextmanager
-async def responder(answer: Answer) -> AsyncIterator[int]:
-    """A running responder; yields its UDP port."""
+async def responder(
+    answer: Answer, bulk_status: int = 0, seen: list[Responder] | None = None
+) -> AsyncIterator[int]:
+    """A running responder; yields its UDP port (and appends the protocol to ``seen`` if given)."""
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: Responder(answer), local_addr=("127.0.0.1", 0))
+    protocol = Responder(answer, bulk_status)
+    if seen is not None:
+        seen.append(protocol)
+    transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=("127.0.0.1", 0))
     try:
         yield transport.get_extra_info("sockname")[1]
     finally:
         transport.close()
 
 
-async def walk_against(answer: Answer, deadline: float = 2.0, **limits: int) -> list[tuple[str, Any]]:
+async def walk_against(
+    answer: Answer, deadline: float = 2.0, bulk_status: int = 0, seen: list[Responder] | None = None,
+    **limits: int,
+) -> list[tuple[str, Any]]:
     """Walk ``ROOT`` on a responder with a fresh engine and a deadline ``deadline`` s from now."""
     engine = SnmpEngine()
     try:
-        async with responder(answer) as port:
+        async with responder(answer, bulk_status, seen) as port:
             session = await SnmpSession.open(
                 engine, "127.0.0.1", port, Credentials(community="public"), time.monotonic() + deadline,
                 timeout=0.3, retries=1, **limits,
@@ -78,13 +96,32 @@ async def walk_against(answer: Answer, deadline: float = 2.0, **limits: int) -> 
         engine.close_dispatcher()
 
 
-def walk_kind(answer: Answer, **limits: int) -> str:
+def walk_error(answer: Answer, **options: Any) -> SnmpError:
     """The named error a walk ends in, checking it ends within the deadline (plus slack)."""
     started = time.monotonic()
     with pytest.raises(SnmpError) as caught:
-        asyncio.run(walk_against(answer, **limits))
-    assert time.monotonic() - started < 3.0
-    return caught.value.kind
+        asyncio.run(walk_against(answer, **options))
+    assert time.monotonic() - started < options.get("deadline", 2.0) + 1.0
+    return caught.value
+
+
+def walk_kind(answer: Answer, **options: Any) -> str:
+    """The kind of the named error a walk ends in within the deadline."""
+    return walk_error(answer, **options).kind
+
+
+def table_rows(size: int) -> Answer:
+    """A well-behaved ``size``-row column under ``ROOT``: 25 rows per answer, then past the subtree."""
+
+    def answer(oid: tuple[int, ...]) -> list[tuple[tuple[int, ...], Any]]:
+        last = oid[len(ROOT_OID)] if oid[: len(ROOT_OID)] == ROOT_OID and len(oid) > len(ROOT_OID) else 0
+        rows: list[tuple[tuple[int, ...], Any]] = [
+            ((*ROOT_OID, index), rfc1902.OctetString(b"if%d" % index))
+            for index in range(last + 1, min(last + 25, size) + 1)
+        ]
+        return rows or [((1, 3, 6, 1, 2, 1, 2, 2, 1, 3, 1), rfc1902.Integer(6))]
+
+    return answer
 
 
 def test_non_increasing_oids_end_the_walk() -> None:
@@ -153,3 +190,49 @@ def test_one_broken_table_does_not_lose_the_rest() -> None:
         "if-mib.interfaces": "non_increasing_oid"
     }
 
+
+
+def test_an_agent_answering_every_getbulk_with_too_big_is_a_named_error() -> None:
+    """No fallback to fewer repetitions or GETNEXT: the first tooBig ends the walk as agent_error."""
+    seen: list[Responder] = []
+    error = walk_error(table_rows(100), bulk_status=1, seen=seen)
+    assert error.kind == "agent_error"
+    assert "tooBig" in error.message
+    assert seen[0].requests <= 2  # no retry storm against the agent
+
+
+def test_too_big_on_bulk_fails_only_the_tables_of_a_poll() -> None:
+    sys_descr = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+
+    def answer(oid: tuple[int, ...]) -> list[tuple[tuple[int, ...], Any]]:
+        return [(sys_descr, rfc1902.OctetString(b"too big"))] if oid == sys_descr else table_rows(3)(oid)
+
+    async def poll() -> Any:
+        async with responder(answer, bulk_status=1) as port:
+            target = Target(host="127.0.0.1", port=port, timeout=0.3, retries=0)
+            return await poll_device(target, Credentials(community="public"), load_profiles(), 3.0)
+
+    started = time.monotonic()
+    result = asyncio.run(poll())
+    assert time.monotonic() - started < 4.0
+    assert result.facts["system"]["descr"] == "too big"
+    assert result.errors
+    assert {error.kind for name, error in result.errors.items() if not name.endswith(".scalars")} == {
+        "agent_error"
+    }
+
+
+def test_a_20000_row_table_stops_at_the_row_cap_with_bounded_requests() -> None:
+    seen: list[Responder] = []
+    error = walk_error(table_rows(20_000), deadline=5.0, seen=seen)  # default cap: 10,000 rows
+    assert error.kind == "too_many_rows"
+    # The walk stopped asking once over the cap: no more than cap / max-repetitions + 1 requests.
+    assert seen[0].requests <= 10_000 // 25 + 1
+
+
+def test_a_20000_row_table_within_the_cap_is_walked_whole() -> None:
+    started = time.monotonic()
+    rows = asyncio.run(walk_against(table_rows(20_000), deadline=8.0, max_rows=20_000))
+    assert time.monotonic() - started < 9.0
+    assert len(rows) == 20_000  # exactly the cap: every row kept, none beyond max_rows
+    assert rows[-1] == (f"{ROOT}.20000", b"if20000")
