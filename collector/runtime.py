@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,18 +61,9 @@ class Runtime:
         """Rebuild the in-memory fleet view from the store: all of it, or merge in the hosts seen
         since ``seen_since`` (what other replicas received); returns how many hosts were read."""
         with self.sessions() as session:
+            # FleetRow's fields are host_state_from_row's parameters, by design.
             states = [
-                host_state_from_row(
-                    device_id=row.device_id,
-                    hostname=row.hostname,
-                    machine_id=row.machine_id,
-                    last_seen_at=row.last_seen_at,
-                    agent_version=row.agent_version,
-                    health=row.health,
-                    facts=row.facts,
-                    probe_errors=row.probe_errors,
-                )
-                for row in fleet_rows(session, seen_since)
+                host_state_from_row(**msgspec.structs.asdict(row)) for row in fleet_rows(session, seen_since)
             ]
         if seen_since is None:
             self.fleet.replace_all(states)
