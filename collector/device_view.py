@@ -8,20 +8,31 @@ another thread always sees whole device states. Only what the metrics need of th
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from collector.counters import device_restarted, track_interfaces
+from collector.supplies import supply_names
 
-@dataclass(frozen=True)
-class DeviceState:
-    device_id: int
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """What the configuration and the store say a device is; refreshed on every poll."""
+
     address: str
     name: str
     """The configured name, else the device's sysName, else its address."""
     kind: str
     location: str | None = None
     group: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    device_id: int
+    identity: DeviceIdentity
     last_attempt: float | None = None
     """Unix time the last poll ended."""
     last_success: float | None = None
@@ -36,7 +47,13 @@ class DeviceState:
     poll_errors: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Failed polls since start, by error kind (a counter)."""
     interfaces: tuple[dict[str, Any], ...] = ()
+    """Interfaces with counter totals and rates (``collector.counters.track_interfaces``)."""
+    interfaces_at: float | None = None
+    """Unix time of the poll the interfaces were read in."""
+    uptime_ticks: int | None = None
+    """sysUpTime at that poll, to tell a device restart from a counter wrap."""
     supplies: tuple[dict[str, Any], ...] = ()
+    """Supplies with their label ``name`` and forecast ``empty_at`` (Unix time or None)."""
     printer: dict[str, Any] | None = None
     ups: dict[str, Any] | None = None
 
@@ -57,26 +74,21 @@ class DeviceView:
     def record_success(
         self,
         device_id: int,
+        identity: DeviceIdentity,
         *,
-        address: str,
-        name: str,
-        kind: str,
-        location: str | None,
-        group: str | None,
         at: float,
         facts: dict[str, Any],
         part_errors: dict[str, str],
+        supply_empty_at: Mapping[str, float | None] | None = None,
     ) -> None:
-        """A poll the device answered; sections the poll did not get keep their last value."""
+        """A poll the device answered; sections the poll did not get keep their last value.
+
+        ``supply_empty_at``: supply name → Unix time it runs out (the store's forecast).
+        """
         with self._lock:
-            known = self._devices.get(device_id)
-            state = known or DeviceState(device_id=device_id, address=address, name=name, kind=kind)
+            state = self._devices.get(device_id) or DeviceState(device_id, identity)
             changes: dict[str, Any] = {
-                "address": address,
-                "name": name,
-                "kind": kind,
-                "location": location,
-                "group": group,
+                "identity": identity,
                 "last_attempt": at,
                 "last_success": at,
                 "up": True,
@@ -85,41 +97,29 @@ class DeviceView:
                 "part_errors": MappingProxyType(dict(part_errors)),
             }
             if "interfaces" in facts:
-                changes["interfaces"] = tuple(facts["interfaces"])
+                changes |= _interface_changes(state, facts, at)
             if "supplies" in facts:
-                changes["supplies"] = tuple(facts["supplies"])
-            if "printer" in facts:
-                changes["printer"] = facts["printer"]
-            if "ups" in facts:
-                changes["ups"] = facts["ups"]
+                forecasts = supply_empty_at or {}
+                changes["supplies"] = tuple(
+                    {**supply, "name": name, "empty_at": forecasts.get(name)}
+                    for name, supply in zip(supply_names(facts["supplies"]), facts["supplies"], strict=True)
+                )
+            for section in ("printer", "ups"):
+                if section in facts:
+                    changes[section] = facts[section]
             self._devices[device_id] = replace(state, **changes)
 
     def record_failure(
-        self,
-        device_id: int,
-        *,
-        address: str,
-        name: str,
-        kind: str,
-        location: str | None,
-        group: str | None,
-        at: float,
-        error_kind: str,
-        error_message: str,
+        self, device_id: int, identity: DeviceIdentity, *, at: float, error_kind: str, error_message: str
     ) -> None:
         """A poll the device did not answer: down, with the named error; facts stay as last known."""
         with self._lock:
-            known = self._devices.get(device_id)
-            state = known or DeviceState(device_id=device_id, address=address, name=name, kind=kind)
+            state = self._devices.get(device_id) or DeviceState(device_id, identity)
             counts = dict(state.poll_errors)
             counts[error_kind] = counts.get(error_kind, 0) + 1
             self._devices[device_id] = replace(
                 state,
-                address=address,
-                name=name,
-                kind=kind,
-                location=location,
-                group=group,
+                identity=identity,
                 last_attempt=at,
                 up=False,
                 error_kind=error_kind,
@@ -127,3 +127,17 @@ class DeviceView:
                 part_errors=MappingProxyType({}),
                 poll_errors=MappingProxyType(counts),
             )
+
+
+def _interface_changes(state: DeviceState, facts: dict[str, Any], at: float) -> dict[str, Any]:
+    """The new interfaces with their counters carried on from the last reading."""
+    uptime = (facts.get("system") or {}).get("uptime_ticks")
+    uptime = uptime if isinstance(uptime, int) else None
+    elapsed = at - state.interfaces_at if state.interfaces_at is not None else None
+    interfaces = track_interfaces(
+        state.interfaces,
+        facts["interfaces"],
+        elapsed=elapsed,
+        restarted=device_restarted(state.uptime_ticks, uptime, elapsed or 0.0),
+    )
+    return {"interfaces": tuple(interfaces), "interfaces_at": at, "uptime_ticks": uptime}

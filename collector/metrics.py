@@ -186,21 +186,23 @@ SPECS: tuple[MetricSpec, ...] = (
         "dozor_interface_receive_bytes_total",
         "counter",
         "bytes",
-        "Octets received (device counter).",
+        "Octets received, counted since the collector began polling the interface "
+        "(32-bit wraps and device restarts absorbed).",
         *INTERFACE,
     ),
     _device(
         "dozor_interface_transmit_bytes_total",
         "counter",
         "bytes",
-        "Octets sent (device counter).",
+        "Octets sent, counted since the collector began polling the interface "
+        "(32-bit wraps and device restarts absorbed).",
         *INTERFACE,
     ),
     _device(
         "dozor_interface_errors_total",
         "counter",
         "",
-        "Inbound plus outbound errors (device counters).",
+        "Inbound plus outbound errors, counted since the collector began polling the interface.",
         *INTERFACE,
     ),
     _device(
@@ -211,6 +213,15 @@ SPECS: tuple[MetricSpec, ...] = (
         "gauge",
         "ratio",
         "Supply level, 0..1 (only when the printer reports a real quantity).",
+        "supply",
+        "colour",
+    ),
+    _device(
+        "dozor_printer_supply_empty_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time the supply runs out at the rate it was used since it was last replaced "
+        "(forecast from the collector's supply history; absent until a day of use is seen).",
         "supply",
         "colour",
     ),
@@ -428,30 +439,27 @@ def _ratio(percent: object) -> float | None:
 
 
 def _device_metrics(out: _Families, state: DeviceState) -> None:
-    device = (str(state.device_id), state.name)
-    out.add("dozor_device_up", (*device, state.kind), float(state.up))
-    out.add("dozor_device_last_success_timestamp_seconds", (*device, state.kind), state.last_success)
+    device = (str(state.device_id), state.identity.name)
+    kind = state.identity.kind
+    out.add("dozor_device_up", (*device, kind), float(state.up))
+    out.add("dozor_device_last_success_timestamp_seconds", (*device, kind), state.last_success)
     for error, count in state.poll_errors.items():
-        out.add("dozor_device_poll_errors_total", (*device, state.kind, error), count)
+        out.add("dozor_device_poll_errors_total", (*device, kind, error), count)
     for nic in state.interfaces:
         labels = (*device, str(nic.get("name") or nic.get("descr") or ""), str(nic.get("if_index")))
         oper = nic.get("oper_status")
         out.add("dozor_interface_up", labels, None if oper is None else float(oper == "up"))
-        out.add("dozor_interface_receive_bytes_total", labels, _number(nic.get("in_octets")))
-        out.add("dozor_interface_transmit_bytes_total", labels, _number(nic.get("out_octets")))
-        errors = [_number(nic.get("in_errors")), _number(nic.get("out_errors"))]
+        out.add("dozor_interface_receive_bytes_total", labels, _number(nic.get("in_octets_total")))
+        out.add("dozor_interface_transmit_bytes_total", labels, _number(nic.get("out_octets_total")))
+        errors = [_number(nic.get("in_errors_total")), _number(nic.get("out_errors_total"))]
         known = [count for count in errors if count is not None]
         out.add("dozor_interface_errors_total", labels, sum(known) if known else None)
         speed = _number(nic.get("speed_bps"))
         out.add("dozor_interface_speed_bytes", labels, None if speed is None else speed / 8)
-    seen: set[tuple[str, str]] = set()
     for supply in state.supplies:
-        name = str(supply.get("description") or supply.get("type") or f"supply {supply.get('supply')}")
-        colour = str(supply.get("colour") or "")
-        if (name, colour) in seen:  # two supplies alike: the index keeps the series apart
-            name = f"{name} #{supply.get('supply')}"
-        seen.add((name, colour))
-        out.add("dozor_printer_supply_level_ratio", (*device, name, colour), _ratio(supply.get("percent")))
+        labels = (*device, supply["name"], str(supply.get("colour") or ""))
+        out.add("dozor_printer_supply_level_ratio", labels, _ratio(supply.get("percent")))
+        out.add("dozor_printer_supply_empty_timestamp_seconds", labels, supply.get("empty_at"))
     if state.printer:
         out.add("dozor_printer_pages_total", device, _number(state.printer.get("page_count")))
         for condition in state.printer.get("conditions") or ():

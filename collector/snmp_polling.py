@@ -21,12 +21,12 @@ from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
-from collector.device_view import DeviceView
+from collector.device_view import DeviceIdentity, DeviceView
 from collector.metrics import CollectorMetrics
 from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
 from collector.pollers.snmp.profiles import Profile, load_profiles
 from collector.pollers.snmp.session import Credentials
-from collector.store.devices import apply_poll, ensure_device
+from collector.store.devices import PollOutcome, apply_poll, ensure_device
 from collector.store.models import Device
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,11 @@ def store_address(device: SnmpDevice) -> str:
         return device.address
     host = f"[{device.address}]" if ":" in device.address else device.address
     return f"{host}:{device.port}"
+
+
+def identity_of(device: SnmpDevice, name: str, kind: str) -> DeviceIdentity:
+    """How the device view names a configured device (``name`` and ``kind`` as resolved by the store)."""
+    return DeviceIdentity(store_address(device), name, kind, device.location, device.group)
 
 
 def device_deadline(config: SnmpConfig) -> float:
@@ -162,7 +167,7 @@ class SnmpPolling:
             return
         polled_at = datetime.now(UTC)
 
-        def store() -> tuple[int, list[tuple[str, str]], str]:
+        def store() -> tuple[PollOutcome, str]:
             with self._sessions.begin() as session:
                 outcome = apply_poll(
                     session,
@@ -175,24 +180,23 @@ class SnmpPolling:
                     group=device.group,
                 )
                 kind = session.get_one(Device, outcome.device_id).kind
-            return outcome.device_id, [(change.category, change.kind) for change in outcome.changes], kind
+            return outcome, kind
 
-        device_id, changes, kind = await asyncio.to_thread(store)
+        outcome, kind = await asyncio.to_thread(store)
         if self._metrics is not None:
-            for category, change_kind in changes:
-                self._metrics.change_events.labels(category, change_kind).inc()
+            for change in outcome.changes:
+                self._metrics.change_events.labels(change.category, change.kind).inc()
         system = poll.facts.get("system") or {}
         sys_name = system.get("name") if isinstance(system.get("name"), str) else None
         self._view.record_success(
-            device_id,
-            address=store_address(device),
-            name=device.name or sys_name or device.address,
-            kind=kind,
-            location=device.location,
-            group=device.group,
+            outcome.device_id,
+            identity_of(device, device.name or sys_name or device.address, kind),
             at=polled_at.timestamp(),
             facts=poll.facts,
             part_errors={part: error.kind for part, error in poll.errors.items()},
+            supply_empty_at={
+                name: None if at is None else at.timestamp() for name, at in outcome.supply_empty_at.items()
+            },
         )
         log.debug(
             "SNMP poll of %s: %s in %.2fs", store_address(device), ",".join(poll.profiles), poll.seconds
@@ -219,11 +223,7 @@ class SnmpPolling:
         known = self._view.get(device_id)
         self._view.record_failure(
             device_id,
-            address=store_address(device),
-            name=device.name or (known.name if known else hostname),
-            kind=device_kind,
-            location=device.location,
-            group=device.group,
+            identity_of(device, device.name or (known.identity.name if known else hostname), device_kind),
             at=time.time(),
             error_kind=kind,
             error_message=message,

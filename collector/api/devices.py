@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from collector.api.common import Admin, MsgspecResponse, json_responses
 from collector.device_view import DeviceState
 from collector.ingest import Rejected
 from collector.store import devices as store
+from collector.store import supplies as supplies_store
+from collector.supplies import days_until
 
 router = APIRouter(tags=["devices"])
 
@@ -41,9 +43,33 @@ class DeviceSummary(msgspec.Struct, kw_only=True):
     """Why the last poll failed; None when it succeeded."""
 
 
+class InterfaceTraffic(msgspec.Struct, kw_only=True):
+    if_index: int | None
+    name: str | None
+    oper_status: str | None
+    in_bps: float | None
+    """Bits per second received between the last two polls (wraps and restarts absorbed)."""
+    out_bps: float | None
+
+
+class SupplyForecast(msgspec.Struct, kw_only=True):
+    name: str
+    """The supply as the metrics label it (its description, numbered where two read alike)."""
+    colour: str | None
+    percent: float | None
+    percent_reason: str | None
+    """Why there is no percent (``some_remaining``, ``unknown``, …)."""
+    empty_at: datetime | None
+    """When it runs out at the rate used since it was last replaced; None: no forecast yet."""
+    days_until_empty: float | None
+
+
 class DeviceDetail(DeviceSummary, kw_only=True):
     failed_parts: dict[str, str]
     """Parts of the last answered poll that failed (``"printer.supplies"`` → error kind)."""
+    interfaces: list[InterfaceTraffic]
+    """Traffic per interface, from this collector's last two polls (empty until it has polled)."""
+    supplies: list[SupplyForecast]
     facts: dict[str, Any]
 
 
@@ -104,10 +130,48 @@ async def get_device(device_id: int, runtime: Admin) -> MsgspecResponse:
     if row is None:
         raise Rejected(404, "not_found", f"no polled device with id {device_id}")
     state = runtime.devices.get(row.id)
+    now = datetime.now(UTC)
     return MsgspecResponse(
         DeviceDetail(
             **_summary_fields(row, state),
             failed_parts=dict(state.part_errors) if state is not None else {},
+            interfaces=[
+                InterfaceTraffic(**{field: nic.get(field) for field in InterfaceTraffic.__struct_fields__})
+                for nic in (state.interfaces if state is not None else ())
+            ],
+            supplies=[_supply_forecast(supply, now) for supply in (state.supplies if state else ())],
             facts=row.facts or {},
         )
     )
+
+
+def _supply_forecast(supply: dict[str, Any], now: datetime) -> SupplyForecast:
+    empty_at = _timestamp(supply.get("empty_at"))
+    return SupplyForecast(
+        name=supply["name"],
+        colour=supply.get("colour"),
+        percent=supply.get("percent"),
+        percent_reason=supply.get("percent_reason"),
+        empty_at=empty_at,
+        days_until_empty=days_until(empty_at, now),
+    )
+
+
+@router.get(
+    "/devices/{device_id}/supplies/history",
+    responses=json_responses(list[supplies_store.SupplyHistory], 401, 404),
+    summary="A printer's supply levels over time, and when each runs out",
+)
+async def get_supply_history(
+    device_id: int, runtime: Admin, days: Annotated[int, Query(ge=1, le=400)] = 90
+) -> MsgspecResponse:
+    def read() -> list[supplies_store.SupplyHistory] | None:
+        with runtime.sessions() as session:
+            if store.get_device(session, device_id) is None:
+                return None
+            return supplies_store.supply_history(session, device_id, datetime.now(UTC) - timedelta(days=days))
+
+    history = await run_in_threadpool(read)
+    if history is None:
+        raise Rejected(404, "not_found", f"no polled device with id {device_id}")
+    return MsgspecResponse(history)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from collector.inventory import SNMP_RULES, Change, reconcile, supply_replacements
 from collector.store.models import Device
 from collector.store.reports import record_changes
+from collector.store.supplies import record_supply_levels
 
 KINDS = ("switch", "printer", "ups", "other")
 SWITCH_MIN_INTERFACES = 8
@@ -27,6 +28,8 @@ class PollOutcome:
     changes: list[Change] = field(default_factory=list)
     """Change events recorded for this poll."""
     created: bool = False
+    supply_empty_at: dict[str, datetime | None] = field(default_factory=dict)
+    """Supply name → when it runs out at its current rate (``collector.store.supplies``)."""
 
 
 def guess_kind(facts: dict[str, Any]) -> str:
@@ -99,7 +102,8 @@ def apply_poll(
     device.facts_at = polled_at
     session.flush()
     record_changes(session, device.id, source, polled_at, changes)
-    return PollOutcome(device.id, changes, created)
+    forecasts = record_supply_levels(session, device.id, facts.get("supplies") or (), polled_at)
+    return PollOutcome(device.id, changes, created, forecasts)
 
 
 def ensure_device(

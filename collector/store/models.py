@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -161,3 +162,21 @@ class ChangeEvent(Base):
     old_value: Mapped[Any] = mapped_column(Json, nullable=True)
     new_value: Mapped[Any] = mapped_column(Json, nullable=True)
     summary: Mapped[str] = mapped_column(Text)
+
+
+class SupplySample(Base):
+    """A printer supply's level at one poll, kept when it changed (and once a day when it did not),
+    so that "days until empty" can be forecast over months, longer than Prometheus keeps data."""
+
+    __tablename__ = "supply_samples"
+    __table_args__ = (Index("ix_supply_samples_device_supply_at", "device_id", "supply", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    supply: Mapped[str] = mapped_column(String(TEXT_MAX))
+    """The supply's name as the metrics label it (``collector.supplies.supply_names``)."""
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    percent: Mapped[float] = mapped_column(Float)
+    empty_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    """When the supply runs out at the rate seen since it was last replaced, as forecast at this
+    sample; NULL when there is not yet enough history or no consumption."""

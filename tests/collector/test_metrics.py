@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Temperature
-from collector.device_view import DeviceView
+from collector.device_view import DeviceIdentity, DeviceView
 from collector.fleet import Fleet
 from collector.metrics import SPEC, SPECS, CollectorMetrics, DeviceCollector, FleetCollector
 from tests import factories
@@ -66,8 +66,9 @@ def full_registry() -> CollectorRegistry:
     return registry
 
 
-def _interface(if_index: int, name: str, oper: str) -> dict:
-    """An interface as ``collector.pollers.snmp.poller.finish_interface`` makes it."""
+def _interface(if_index: int, name: str, oper: str, grown: int = 0) -> dict:
+    """An interface as ``collector.pollers.snmp.poller.finish_interface`` makes it; ``grown``: how
+    many octets (and errors, by 1 per 1000) its counters moved on since the first poll."""
     return {
         "if_index": if_index,
         "name": name,
@@ -79,10 +80,10 @@ def _interface(if_index: int, name: str, oper: str) -> dict:
         "admin_status": "up",
         "oper_status": oper,
         "speed_bps": 1_000_000_000,
-        "in_octets": 123_456_789,
-        "out_octets": 98_765_432,
+        "in_octets": 123_456_789 + grown,
+        "out_octets": 98_765_432 + 2 * grown,
         "counter_bits": 64,
-        "in_errors": 2,
+        "in_errors": 2 + grown // 1000,
         "out_errors": 1,
         "in_discards": 0,
         "out_discards": 0,
@@ -111,23 +112,21 @@ def device_view() -> DeviceView:
     a device that timed out twice."""
     view = DeviceView()
     at = NOW.timestamp()
-    common = {"location": "Room 101", "group": "HQ", "at": at, "part_errors": {}}
-    view.record_success(
-        10,
-        address="10.0.0.2",
-        name="sw-hq-1",
-        kind="switch",
-        facts={
-            "system": {"name": "sw-hq-1"},
-            "interfaces": [_interface(1, "ge1", "up"), _interface(2, "ge2", "down")],
-        },
-        **common,
-    )
+    common = {"at": at, "part_errors": {}}
+    for grown, seconds_ago in ((0, 60), (3000, 0)):
+        view.record_success(
+            10,
+            DeviceIdentity("10.0.0.2", "sw-hq-1", "switch", "Room 101", "HQ"),
+            facts={
+                "system": {"name": "sw-hq-1", "uptime_ticks": 100_000 - seconds_ago * 100},
+                "interfaces": [_interface(1, "ge1", "up", grown), _interface(2, "ge2", "down", grown)],
+            },
+            at=at - seconds_ago,
+            part_errors={},
+        )
     view.record_success(
         11,
-        address="10.0.0.3",
-        name="prn-hq-1",
-        kind="printer",
+        DeviceIdentity("10.0.0.3", "prn-hq-1", "printer", "Room 101", "HQ"),
         facts={
             "system": {"name": "prn-hq-1"},
             "supplies": [_supply(1, "Black Toner", "black", 45.0), _supply(2, "Drum Unit", None, None)],
@@ -141,13 +140,12 @@ def device_view() -> DeviceView:
                 "page_count": 12034,
             },
         },
+        supply_empty_at={"Black Toner": at + 30 * 86_400},
         **common,
     )
     view.record_success(
         12,
-        address="10.0.0.4",
-        name="ups-hq-1",
-        kind="ups",
+        DeviceIdentity("10.0.0.4", "ups-hq-1", "ups", "Room 101", "HQ"),
         facts={
             "system": {"name": "ups-hq-1"},
             "ups": {
@@ -168,11 +166,7 @@ def device_view() -> DeviceView:
     for _ in range(2):
         view.record_failure(
             13,
-            address="10.0.0.5",
-            name="10.0.0.5",
-            kind="other",
-            location=None,
-            group=None,
+            DeviceIdentity("10.0.0.5", "10.0.0.5", "other"),
             at=at,
             error_kind="timeout",
             error_message="No SNMP response received before timeout",
@@ -251,4 +245,8 @@ def test_device_values() -> None:
     assert samples[("dozor_device_poll_errors_total", (*dead, ("error", "timeout"), ("kind", "other")))] == 2
     switch = (("device", "sw-hq-1"), ("device_id", "10"))
     assert samples[("dozor_interface_up", (*switch, ("if_index", "2"), ("interface", "ge2")))] == 0
-    assert samples[("dozor_interface_errors_total", (*switch, ("if_index", "1"), ("interface", "ge1")))] == 3
+    ge1 = (*switch, ("if_index", "1"), ("interface", "ge1"))
+    assert samples[("dozor_interface_errors_total", ge1)] == 3, "counted since the first poll"
+    assert samples[("dozor_interface_receive_bytes_total", ge1)] == 3000
+    assert samples[("dozor_interface_transmit_bytes_total", ge1)] == 6000
+    assert samples[("dozor_printer_supply_empty_timestamp_seconds", black)] == NOW.timestamp() + 30 * 86_400

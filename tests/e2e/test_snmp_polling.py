@@ -122,8 +122,18 @@ def test_collector_polls_configured_devices(snmpsim: Simulator, tmp_path: Path) 
             assert dead["last_success_at"] is None and dead["up"] is False
             assert dead["last_error"]["kind"] == "timeout", dead
 
-            printer = admin.get(f"/api/v1/devices/{by_name['printer-sharp']['id']}").json()
+            printer_id = by_name["printer-sharp"]["id"]
+            printer = admin.get(f"/api/v1/devices/{printer_id}").json()
             assert printer["facts"]["supplies"] and printer["facts"]["printer"]["model"]
+            levels = {supply["name"]: supply["percent"] for supply in printer["supplies"]}
+            assert len(levels) == len(printer["facts"]["supplies"]), "one named entry per supply"
+            history = admin.get(f"/api/v1/devices/{printer_id}/supplies/history?days=7").json()
+            sampled = {entry["supply"]: entry["samples"][-1][1] for entry in history}
+            assert sampled and sampled == {name: p for name, p in levels.items() if p is not None}
+            assert all(entry["empty_at"] is None for entry in history), "one poll is no consumption rate"
+            assert admin.get(f"/api/v1/devices/{printer_id}/supplies/history?days=0").status_code == 422
+            switch = admin.get(f"/api/v1/devices/{by_name['switch-XMG1915-10EP']['id']}").json()
+            assert switch["interfaces"] and {nic["in_bps"] for nic in switch["interfaces"]} == {None}
             assert admin.get("/api/v1/devices/999999").status_code == 404
             assert live.client().get("/api/v1/devices").status_code == 401
 

@@ -84,7 +84,7 @@ def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     system = [p for p in load_profiles() if p.name == "system"]
     try:
         started = time.monotonic()
-        while "system" not in poll(agent, Credentials(community=COMMUNITY), system, 0.5).facts:
+        while "system" not in poll(agent, Credentials(community=COMMUNITY), system, 3.0).facts:
             if process.poll() is not None or time.monotonic() - started > 15:
                 pytest.fail(f"snmpd did not start answering: {log.read_text()[-2000:]}")
         yield agent
