@@ -109,6 +109,11 @@ class DeviceView:
                     changes[section] = facts[section]
             self._devices[device_id] = replace(state, **changes)
 
+    def forget(self, device_id: int) -> None:
+        """Drop a device this collector no longer polls, so it exports no stale series for it."""
+        with self._lock:
+            self._devices.pop(device_id, None)
+
     def record_failure(
         self, device_id: int, identity: DeviceIdentity, *, at: float, error_kind: str, error_message: str
     ) -> None:

@@ -4,15 +4,21 @@ One APScheduler job per device runs every ``snmp.interval_seconds`` with jitter;
 how many polls run at once, each poll has its own deadline and all share one ``SnmpEngine``. A poll's
 facts are stored with ``apply_poll`` in a worker thread (one transaction), then folded into the
 in-memory :class:`~collector.device_view.DeviceView`. A failing device records its named error and
-delays nobody. Credentials are never logged (their ``repr`` hides the secrets anyway).
+delays nobody. Replicas sharing one store split the devices between them: each device is polled by
+the replica holding its claim (``collector.store.devices.claim_poll``). Credentials are never
+logged (their ``repr`` hides the secrets anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
+import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,15 +32,27 @@ from collector.metrics import CollectorMetrics
 from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
 from collector.pollers.snmp.profiles import Profile, load_profiles
 from collector.pollers.snmp.session import Credentials
-from collector.store.devices import PollOutcome, apply_poll, ensure_device
+from collector.store.devices import PollOutcome, apply_poll, claim_poll, ensure_device
 from collector.store.models import Device
 
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_POLLS = 16
 MAX_DEADLINE_SECONDS = 120.0
+TAKEOVER_INTERVALS = 2.5
+"""A replica takes over a device whose poller has not claimed it for this many intervals."""
 FIRST_POLL_SPREAD_SECONDS = 5.0
 """The first polls start within this many seconds of start-up, spread to avoid a burst."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A device's row as the poll needs it, and whether this replica is the one to poll it."""
+
+    device_id: int
+    ours: bool
+    kind: str
+    hostname: str
 
 
 def credentials_of(credential: SnmpCredential) -> Credentials:
@@ -88,7 +106,11 @@ class SnmpPolling:
         view: DeviceView,
         metrics: CollectorMetrics | None = None,
         profiles: list[Profile] | None = None,
+        poller_id: str | None = None,
     ) -> None:
+        self.poller_id = poller_id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        """This replica's name in the devices' poll claims."""
+        self._takeover_after = timedelta(seconds=TAKEOVER_INTERVALS * config.interval_seconds)
         self._config = config
         self._sessions = sessions
         self._view = view
@@ -146,9 +168,14 @@ class SnmpPolling:
 
     async def _poll(self, device: SnmpDevice) -> None:
         config = self._config
+        claim = await asyncio.to_thread(self._claim, device)
+        if not claim.ours:
+            self._view.forget(claim.device_id)  # another replica polls it and exports its metrics
+            log.debug("SNMP device %s is polled by another replica", store_address(device))
+            return
         credential = config.credentials.get(device.credential)
         if credential is None:
-            await self._record_failure(device, "config", f"no credential named {device.credential!r}")
+            self._record_failure(device, claim, "config", f"no credential named {device.credential!r}")
             return
         target = Target(
             host=device.address,
@@ -163,7 +190,7 @@ class SnmpPolling:
         )
         failure = poll_failure(poll)
         if failure is not None:
-            await self._record_failure(device, *failure)
+            self._record_failure(device, claim, *failure)
             return
         polled_at = datetime.now(UTC)
 
@@ -202,28 +229,29 @@ class SnmpPolling:
             "SNMP poll of %s: %s in %.2fs", store_address(device), ",".join(poll.profiles), poll.seconds
         )
 
-    async def _record_failure(self, device: SnmpDevice, kind: str, message: str) -> None:
-        tried_at = datetime.now(UTC)
+    def _claim(self, device: SnmpDevice) -> Claim:
+        """The device's row (created on its first poll) and whether this replica polls it now."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            device_id = ensure_device(
+                session,
+                store_address(device),
+                device.kind,
+                device.name,
+                now,
+                location=device.location,
+                group=device.group,
+            )
+            ours = claim_poll(session, device_id, self.poller_id, now, self._takeover_after)
+            row = session.get_one(Device, device_id)
+            return Claim(device_id, ours, row.kind, row.hostname)
 
-        def store() -> tuple[int, str, str]:
-            with self._sessions.begin() as session:
-                device_id = ensure_device(
-                    session,
-                    store_address(device),
-                    device.kind,
-                    device.name,
-                    tried_at,
-                    location=device.location,
-                    group=device.group,
-                )
-                row = session.get_one(Device, device_id)
-                return device_id, row.kind, row.hostname
-
-        device_id, device_kind, hostname = await asyncio.to_thread(store)
-        known = self._view.get(device_id)
+    def _record_failure(self, device: SnmpDevice, claim: Claim, kind: str, message: str) -> None:
+        known = self._view.get(claim.device_id)
+        name = device.name or (known.identity.name if known else claim.hostname)
         self._view.record_failure(
-            device_id,
-            identity_of(device, device.name or (known.identity.name if known else hostname), device_kind),
+            claim.device_id,
+            identity_of(device, name, claim.kind),
             at=time.time(),
             error_kind=kind,
             error_message=message,

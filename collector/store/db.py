@@ -46,7 +46,12 @@ def make_engine(url: str) -> Engine:
 def _use_sqlite_transactions(engine: Engine) -> None:
     """Let SQLAlchemy, not the sqlite3 module, emit BEGIN: the module's legacy mode starts no
     transaction before SAVEPOINT or SELECT, which would commit each ingest savepoint on its own and
-    break group commit (see the SQLAlchemy SQLite dialect notes on transactions)."""
+    break group commit (see the SQLAlchemy SQLite dialect notes on transactions).
+
+    IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads, then writes after
+    another writer (the ingest writer, an SNMP poll, an enrollment) committed fails at once with
+    "database is locked" (its snapshot is stale; busy_timeout cannot help), whereas an immediate
+    one waits its turn. Transactions here are short, so serialising them costs little."""
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection: Any, _record: Any) -> None:
@@ -58,7 +63,7 @@ def _use_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.inventory import SNMP_RULES, Change, reconcile, supply_replacements
@@ -118,22 +119,54 @@ def ensure_device(
 ) -> int:
     """The id of the device at ``address``, creating a row without facts for a configured device
     that has not answered yet (so it can carry an error state). Stores no facts and no events;
-    an existing row keeps its seen times. Does not commit."""
+    an existing row keeps its seen times. Does not commit.
+
+    Two replicas creating the same device at once: the loser's insert is undone (a savepoint) and
+    it takes the winner's row."""
     device = session.scalar(select(Device).where(Device.address == address))
     if device is None:
-        device = Device(
-            kind=kind or "other",
-            hostname=name or address,
-            address=address,
-            first_seen_at=tried_at,
-            last_seen_at=tried_at,
-        )
-        session.add(device)
+        try:
+            with session.begin_nested():
+                device = Device(
+                    kind=kind or "other",
+                    hostname=name or address,
+                    address=address,
+                    first_seen_at=tried_at,
+                    last_seen_at=tried_at,
+                )
+                session.add(device)
+        except IntegrityError:
+            device = session.scalars(select(Device).where(Device.address == address)).one()
     device.display_name = name
     device.location = location
     device.site_group = group
     session.flush()
     return device.id
+
+
+def claim_poll(
+    session: Session, device_id: int, poller: str, now: datetime, takeover_after: timedelta
+) -> bool:
+    """Whether ``poller`` (a collector replica) is the one to poll the device now. Does not commit.
+
+    Replicas share one configuration, so each would poll every device; instead a device sticks to
+    the replica that claimed it, and another takes it over only when the claim is older than
+    ``takeover_after`` (its poller stopped). One conditional UPDATE: the database picks the winner.
+    """
+    claimed = session.execute(
+        update(Device)
+        .where(
+            Device.id == device_id,
+            or_(
+                Device.poll_claimed_by.is_(None),
+                Device.poll_claimed_by == poller,
+                Device.poll_claimed_at < now - takeover_after,
+            ),
+        )
+        .values(poll_claimed_by=poller, poll_claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
 
 
 class DeviceRow(msgspec.Struct, kw_only=True):

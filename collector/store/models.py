@@ -102,6 +102,9 @@ class Device(Base):
     location: Mapped[str | None] = mapped_column(String(256))
     site_group: Mapped[str | None] = mapped_column(String(256))
     """The configured ``group`` (a site, a floor, a department)."""
+    poll_claimed_by: Mapped[str | None] = mapped_column(String(128))
+    """The collector replica that polls this device (``collector.store.devices.claim_poll``)."""
+    poll_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     tokens: Mapped[list[AgentToken]] = relationship(back_populates="device", cascade="all, delete-orphan")
     software: Mapped[list[InstalledSoftware]] = relationship(

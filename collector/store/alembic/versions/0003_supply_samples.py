@@ -1,4 +1,5 @@
-"""supply samples: printer supply levels over time, for the "days until empty" forecast
+"""supply samples: printer supply levels over time, for the "days until empty" forecast;
+poll claims: which collector replica polls a device
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,9 @@ TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("poll_claimed_by", sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column("poll_claimed_at", TIMESTAMP, nullable=True))
     op.create_table(
         "supply_samples",
         sa.Column("id", ID, nullable=False),
@@ -44,3 +48,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_supply_samples_device_supply_at", table_name="supply_samples")
     op.drop_table("supply_samples")
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("poll_claimed_at")
+        batch_op.drop_column("poll_claimed_by")
