@@ -165,6 +165,16 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("dozor_ingest_queue_reports", "gauge", "", "Reports waiting for the database writer."),
     MetricSpec("dozor_db_errors_total", "counter", "", "Failed database batches."),
     # ---- polled network devices (SNMP): rendered from the in-memory device view
+    _device(
+        "dozor_device_info",
+        "gauge",
+        "",
+        "Always 1: where the device is, as configured (join on device_id to name it in alerts).",
+        "kind",
+        "address",
+        "location",
+        "group",
+    ),
     _device("dozor_device_up", "gauge", "", "1 if the device answered its last poll.", "kind"),
     _device(
         "dozor_device_last_success_timestamp_seconds",
@@ -440,7 +450,13 @@ def _ratio(percent: object) -> float | None:
 
 def _device_metrics(out: _Families, state: DeviceState) -> None:
     device = (str(state.device_id), state.identity.name)
-    kind = state.identity.kind
+    identity = state.identity
+    kind = identity.kind
+    out.add(
+        "dozor_device_info",
+        (*device, kind, identity.address, identity.location or "", identity.group or ""),
+        1,
+    )
     out.add("dozor_device_up", (*device, kind), float(state.up))
     out.add("dozor_device_last_success_timestamp_seconds", (*device, kind), state.last_success)
     for error, count in state.poll_errors.items():

@@ -245,6 +245,8 @@ def test_device_values() -> None:
     assert samples[("dozor_device_poll_errors_total", (*dead, ("error", "timeout"), ("kind", "other")))] == 2
     switch = (("device", "sw-hq-1"), ("device_id", "10"))
     assert samples[("dozor_interface_up", (*switch, ("if_index", "2"), ("interface", "ge2")))] == 0
+    info = (("address", "10.0.0.2"), *switch, ("group", "HQ"), ("kind", "switch"), ("location", "Room 101"))
+    assert samples[("dozor_device_info", info)] == 1
     ge1 = (*switch, ("if_index", "1"), ("interface", "ge1"))
     assert samples[("dozor_interface_errors_total", ge1)] == 3, "counted since the first poll"
     assert samples[("dozor_interface_receive_bytes_total", ge1)] == 3000
