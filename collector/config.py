@@ -149,6 +149,8 @@ class SnmpConfig(_Section):
     """GETBULK rows per request."""
     max_rows: Annotated[int, Meta(ge=1)] = 10_000
     """Most rows read from one table walk (the guard against endless walks)."""
+    max_concurrent_polls: Annotated[int, Meta(ge=1, le=1024)] = 32
+    """Polls in flight at once; devices whose last poll failed share a quarter of them."""
 
 
 class CollectorConfig(_Section):

@@ -1,9 +1,10 @@
 """Polling the configured SNMP devices from the running collector.
 
-One APScheduler job per device runs every ``snmp.interval_seconds`` with jitter; a semaphore bounds
-how many polls run at once, each poll has its own deadline and all share one ``SnmpEngine``. A poll's
-facts are stored with ``apply_poll`` in a worker thread (one transaction), then folded into the
-in-memory :class:`~collector.device_view.DeviceView`. A failing device records its named error and
+One APScheduler job per device runs every ``snmp.interval_seconds`` with jitter; semaphores bound
+how many polls run at once (devices whose last poll failed in a smaller pool of their own), each
+poll has its own deadline and all share one ``SnmpEngine``. A poll's facts are stored with
+``apply_poll`` in a worker thread (one transaction), then folded into the in-memory
+:class:`~collector.device_view.DeviceView`. A failing device records its named error and
 delays nobody. Replicas sharing one store split the devices between them: each device is polled by
 the replica holding its claim (``collector.store.devices.claim_poll``). Credentials are never
 logged (their ``repr`` hides the secrets anyway).
@@ -38,6 +39,9 @@ from collector.store.models import Device
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_POLLS = 16
+FAILING_SHARE = 4
+"""Devices whose last poll failed get 1/FAILING_SHARE of the poll slots, in a pool of their own: a
+dead device holds its slot for a whole deadline, and many of them must not starve the rest."""
 MAX_DEADLINE_SECONDS = 120.0
 TAKEOVER_INTERVALS = 2.5
 """A replica takes over a device whose poller has not claimed it for this many intervals."""
@@ -51,6 +55,8 @@ class Claim:
 
     device_id: int
     ours: bool
+    failing: bool
+    """The device's last poll (by any replica, before any restart) got no answer."""
     kind: str
     hostname: str
 
@@ -118,11 +124,14 @@ class SnmpPolling:
         self._profiles = profiles if profiles is not None else load_profiles()
         self._scheduler: AsyncIOScheduler | None = None
         self._engine: SnmpEngine | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._failing_slots: asyncio.Semaphore | None = None
 
     def start(self) -> None:
         self._engine = SnmpEngine()
-        self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
+        slots = self._config.max_concurrent_polls
+        self._slots = asyncio.Semaphore(slots)
+        self._failing_slots = asyncio.Semaphore(max(1, slots // FAILING_SHARE))
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         interval = self._config.interval_seconds
         now = datetime.now(UTC)
@@ -158,21 +167,24 @@ class SnmpPolling:
     async def poll_one(self, device: SnmpDevice) -> None:
         """Poll one device and record the outcome; never raises (a job's failure is logged here)."""
         try:
-            assert self._semaphore is not None
-            async with self._semaphore:
-                await self._poll(device)
+            claim = await asyncio.to_thread(self._claim, device)
+            if not claim.ours:
+                self._view.forget(claim.device_id)  # another replica polls it and exports its metrics
+                log.debug("SNMP device %s is polled by another replica", store_address(device))
+                return
+            slots = self._failing_slots if claim.failing else self._slots
+            assert slots is not None
+            async with slots:
+                await self._poll(device, claim)
         except asyncio.CancelledError:
+            if self._scheduler is None:  # stop() cancels the polls in flight: not a failure
+                return
             raise
         except Exception as exc:  # a bug or the store being away must not stop the schedule
             log.warning("SNMP poll of %s failed: %s", store_address(device), exc.__class__.__name__)
 
-    async def _poll(self, device: SnmpDevice) -> None:
+    async def _poll(self, device: SnmpDevice, claim: Claim) -> None:
         config = self._config
-        claim = await asyncio.to_thread(self._claim, device)
-        if not claim.ours:
-            self._view.forget(claim.device_id)  # another replica polls it and exports its metrics
-            log.debug("SNMP device %s is polled by another replica", store_address(device))
-            return
         credential = config.credentials.get(device.credential)
         if credential is None:
             self._record_failure(device, claim, "config", f"no credential named {device.credential!r}")
@@ -242,9 +254,11 @@ class SnmpPolling:
                 location=device.location,
                 group=device.group,
             )
-            ours = claim_poll(session, device_id, self.poller_id, now, self._takeover_after)
             row = session.get_one(Device, device_id)
-            return Claim(device_id, ours, row.kind, row.hostname)
+            tried, answered = row.poll_claimed_at, row.facts_at
+            ours = claim_poll(session, device_id, self.poller_id, now, self._takeover_after)
+            failing = tried is not None and (answered is None or answered < tried)
+            return Claim(device_id, ours, failing, row.kind, row.hostname)
 
     def _record_failure(self, device: SnmpDevice, claim: Claim, kind: str, message: str) -> None:
         known = self._view.get(claim.device_id)

@@ -13,6 +13,7 @@ from collector.pollers.snmp.profiles import (
     Table,
     assemble_table,
     convert,
+    convert_scalars,
     decode_bits,
     load_profiles,
     parse_index,
@@ -21,6 +22,10 @@ from collector.pollers.snmp.session import Credentials
 
 PRINTER = next(p for p in load_profiles() if p.name == "printer")
 ERROR_BITS = PRINTER.mappings["printer_error_bits"]
+UPS_MIB = next(p for p in load_profiles() if p.name == "ups")
+APC = next(p for p in load_profiles() if p.name == "apc-powernet")
+APC_UPS = "1.3.6.1.4.1.318.1.1.1"
+"""PowerNet-MIB ``ups`` branch: .2 battery, .3 input, .4 output."""
 
 
 @pytest.mark.parametrize(
@@ -163,3 +168,71 @@ def test_credentials_never_show_secrets() -> None:
     for text in (repr(v2c), str(v2c), repr(v3), f"{v3}", repr([v2c, v3])):
         assert "s3cret" not in text
     assert "mon" in repr(v3) and "sha256" in repr(v3)
+
+
+def test_ups_profiles_speak_the_ups_mib_vocabulary() -> None:
+    """Vendor UPS profiles name only facts of ups.yaml, plus replace_battery (an alarm in RFC 1628)."""
+    vocabulary = set(UPS_MIB.scalars) | {"replace_battery"}
+    ups_profiles = [p.name for p in load_profiles() if p.section == "ups"]
+    assert {"ups", "apc-powernet", "eaton-xups", "megatec-netagent"} <= set(ups_profiles)
+    for profile in load_profiles():
+        if profile.section == "ups":
+            assert set(profile.scalars) <= vocabulary, profile.name
+
+
+def test_apc_profile_matches_apc_sys_object_ids_only() -> None:
+    assert APC.matches("1.3.6.1.4.1.318.1.3.27", None)  # Smart-UPS behind an AP963x card
+    assert not APC.matches("1.3.6.1.4.1.3180.1", None)
+    assert not APC.matches(None, "APC Web/SNMP Management Card")  # matched by sysObjectID only
+
+
+def test_apc_timeticks_become_seconds_and_minutes() -> None:
+    answers = {
+        f"{APC_UPS}.2.1.1.0": 4,  # upsBasicBatteryStatus batteryInFaultCondition
+        f"{APC_UPS}.2.1.2.0": 4550,  # upsBasicBatteryTimeOnBattery: 45.5 s in TimeTicks
+        f"{APC_UPS}.2.2.1.0": 87,
+        f"{APC_UPS}.2.2.3.0": 123000,  # upsAdvBatteryRunTimeRemaining: 1230 s in TimeTicks
+        f"{APC_UPS}.2.2.4.0": 2,
+        f"{APC_UPS}.2.2.8.0": 26,
+        f"{APC_UPS}.3.2.1.0": 0,
+        f"{APC_UPS}.4.1.1.0": 12,  # onSmartTrim
+        f"{APC_UPS}.4.2.1.0": 218,
+    }  # upsAdvOutputLoad not answered
+    facts = convert_scalars(APC, answers)
+    assert facts == {
+        "battery_status": "fault",
+        "seconds_on_battery": pytest.approx(45.5),
+        "charge_percent": 87,
+        "runtime_minutes": pytest.approx(20.5),
+        "replace_battery": "yes",
+        "battery_voltage": 26,
+        "input_voltage": 0,
+        "output_source": "reducer",
+        "output_voltage": 218,
+        "load_percent": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "source"),
+    [
+        (2, "normal"),  # onLine
+        (3, "battery"),  # onBattery
+        (4, "booster"),  # onSmartBoost
+        (12, "reducer"),  # onSmartTrim
+        (9, "bypass"),  # switchedBypass
+        (7, "none"),  # off
+        (15, "battery"),  # onBatteryTest: the load runs on the battery
+        (1, "other"),  # unknown
+        (99, "unknown_99"),  # not in PowerNet-MIB: kept, not guessed
+    ],
+)
+def test_apc_output_status_maps_onto_ups_mib_output_source(status: int, source: str) -> None:
+    assert convert(APC.scalars["output_source"], status, APC.mappings) == source
+
+
+@pytest.mark.parametrize(("indicator", "replace"), [(1, "no"), (2, "yes"), (0, "unknown_0"), (None, None)])
+def test_apc_replace_indicator(indicator: int | None, replace: str | None) -> None:
+    oid = APC.scalars["replace_battery"].oid
+    assert oid == f"{APC_UPS}.2.2.4.0"
+    assert convert_scalars(APC, {oid: indicator})["replace_battery"] == replace

@@ -165,6 +165,48 @@ def test_eaton_ups_from_xups(polls: dict[str, DevicePoll]) -> None:
     }
 
 
+def test_apc_smart_ups_on_mains(own_polls: dict[str, DevicePoll]) -> None:
+    poll = own_polls["apc-smt1500-mains"]
+    assert poll.errors == {}
+    assert poll.profiles == ["system", "if-mib", "apc-powernet"]  # no UPS-MIB objects on this card
+    assert poll.facts["system"]["object_id"] == "1.3.6.1.4.1.318.1.3.27"
+    assert poll.facts["ups"] == {
+        "battery_status": "normal",
+        "seconds_on_battery": 0.0,
+        "charge_percent": 100,
+        "runtime_minutes": 46.0,  # upsAdvBatteryRunTimeRemaining 276000 TimeTicks = 2760 s
+        "replace_battery": "no",
+        "battery_voltage": 27,
+        "input_voltage": 231,
+        "output_source": "normal",  # upsBasicOutputStatus onLine(2)
+        "output_voltage": 230,
+        "load_percent": 23,
+        "on_battery": False,
+    }
+    (nic,) = poll.facts["interfaces"]
+    assert pick(nic, "name", "mac", "speed_bps", "oper_status") == {
+        "name": "veth0", "mac": "00:c0:b7:a4:1c:2e", "speed_bps": 100_000_000, "oper_status": "up"
+    }
+
+
+def test_apc_smart_ups_on_battery_asking_for_a_new_battery(own_polls: dict[str, DevicePoll]) -> None:
+    poll = own_polls["apc-smt750-battery"]
+    assert poll.errors == {}
+    assert poll.facts["ups"] == {
+        "battery_status": "low",
+        "seconds_on_battery": 312.0,  # upsBasicBatteryTimeOnBattery 31200 TimeTicks
+        "charge_percent": 38,
+        "runtime_minutes": 4.5,  # 27000 TimeTicks = 270 s
+        "replace_battery": "yes",  # upsAdvBatteryReplaceIndicator batteryNeedsReplacing(2)
+        "battery_voltage": 23,
+        "input_voltage": 0,  # a blackout: mains reads 0 V, not "unknown"
+        "output_source": "battery",
+        "output_voltage": 230,
+        "load_percent": 41,
+        "on_battery": True,
+    }
+
+
 def test_v3_sha_aes128_selects_the_recording_by_context(snmpsim: Simulator, profiles: list[Profile]) -> None:
     credentials = Credentials(
         version="3", user=V3["user"], auth_protocol="sha", auth_key=V3["auth_key"],
