@@ -1,8 +1,9 @@
 """Poll one device: system group first, then every profile that fits, into plain JSON-like facts.
 
-Each profile's scalars and each table are fetched separately so that one failing table costs only
-itself: its failure is recorded under ``errors["<profile>.<table>"]`` and the rest of the poll goes
-on. Turning rows into facts (speeds, percentages, port → ifIndex) is pure and tested offline.
+Each profile's scalars and each table are fetched separately (a table's columns walked side by
+side, one GETBULK asking for all of them) so that one failing table costs only itself: its failure
+is recorded under ``errors["<profile>.<table>"]`` and the rest of the poll goes on. Turning rows
+into facts (speeds, percentages, port → ifIndex) is pure and tested offline.
 """
 
 from __future__ import annotations
@@ -228,8 +229,9 @@ async def _collect(
     tables: dict[str, Rows] = {}
     for name, table in profile.tables.items():
         try:
-            walked = {column: await session.walk(spec.oid) for column, spec in table.columns.items()}
-            tables[name] = assemble_table(table, walked, profile.mappings)
+            walked = await session.walk_columns([spec.oid for spec in table.columns.values()])
+            by_column = {column: walked[spec.oid] for column, spec in table.columns.items()}
+            tables[name] = assemble_table(table, by_column, profile.mappings)
         except SnmpError as error:
             errors[f"{profile.name}.{name}"] = PollError(error.kind, error.message)
             tables[name] = []
