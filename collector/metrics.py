@@ -243,6 +243,12 @@ SPECS: tuple[MetricSpec, ...] = (
     _device("dozor_ups_battery_charge_ratio", "gauge", "ratio", "Battery charge, 0..1."),
     _device("dozor_ups_runtime_remaining_seconds", "gauge", "seconds", "Estimated runtime left on battery."),
     _device("dozor_ups_load_ratio", "gauge", "ratio", "Output load, share of the rated capacity."),
+    _device(
+        "dozor_ups_battery_replace_needed",
+        "gauge",
+        "",
+        "1 if the UPS says its battery needs replacing (absent where the UPS does not tell).",
+    ),
 )
 SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
 
@@ -439,6 +445,10 @@ class DeviceCollector(Collector):
         yield from families
 
 
+YES_NO = {"yes": 1.0, "no": 0.0}
+"""Facts a profile maps to yes/no (``replace_battery``) as a gauge."""
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -487,3 +497,5 @@ def _device_metrics(out: _Families, state: DeviceState) -> None:
         minutes = _number(state.ups.get("runtime_minutes"))
         out.add("dozor_ups_runtime_remaining_seconds", device, None if minutes is None else minutes * 60)
         out.add("dozor_ups_load_ratio", device, _ratio(state.ups.get("load_percent")))
+        replace_needed = YES_NO.get(state.ups.get("replace_battery"))
+        out.add("dozor_ups_battery_replace_needed", device, replace_needed)

@@ -159,6 +159,7 @@ def device_view() -> DeviceView:
                 "output_voltage": 230,
                 "load_percent": 18,
                 "on_battery": False,
+                "replace_battery": "yes",
             },
         },
         **common,
@@ -240,6 +241,7 @@ def test_device_values() -> None:
     ups = (("device", "ups-hq-1"), ("device_id", "12"))
     assert samples[("dozor_ups_runtime_remaining_seconds", ups)] == 42 * 60
     assert samples[("dozor_ups_battery_charge_ratio", ups)] == 1.0
+    assert samples[("dozor_ups_battery_replace_needed", ups)] == 1
     dead = (("device", "10.0.0.5"), ("device_id", "13"))
     assert samples[("dozor_device_up", (*dead, ("kind", "other")))] == 0
     assert samples[("dozor_device_poll_errors_total", (*dead, ("error", "timeout"), ("kind", "other")))] == 2
