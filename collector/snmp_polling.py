@@ -124,6 +124,8 @@ class SnmpPolling:
         self._profiles = profiles if profiles is not None else load_profiles()
         self._scheduler: AsyncIOScheduler | None = None
         self._engine: SnmpEngine | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        """Polls in flight, for ``stop()`` to cancel and wait for."""
         self._slots: asyncio.Semaphore | None = None
         self._failing_slots: asyncio.Semaphore | None = None
 
@@ -156,16 +158,24 @@ class SnmpPolling:
         log.info("SNMP polling started: %d devices every %ss", len(self._config.devices), interval)
 
     async def stop(self) -> None:
+        """Stop scheduling, cancel the polls in flight and wait for them, then close the engine
+        (closing it under a running poll makes pysnmp fail that poll with a traceback)."""
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)  # cancels the polls still running
+            self._scheduler.shutdown(wait=False)
             self._scheduler = None
-            await asyncio.sleep(0)
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None
 
     async def poll_one(self, device: SnmpDevice) -> None:
         """Poll one device and record the outcome; never raises (a job's failure is logged here)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
         try:
             claim = await asyncio.to_thread(self._claim, device)
             if not claim.ours:
@@ -182,6 +192,8 @@ class SnmpPolling:
             raise
         except Exception as exc:  # a bug or the store being away must not stop the schedule
             log.warning("SNMP poll of %s failed: %s", store_address(device), exc.__class__.__name__)
+        finally:
+            self._running.discard(task)
 
     async def _poll(self, device: SnmpDevice, claim: Claim) -> None:
         config = self._config
