@@ -6,14 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from collector import configs_cli, devices_cli
 from collector.api import make_server
 from collector.config import CollectorConfig, ConfigError, load_config, with_overrides
+from collector.digest import DigestSendError, make_digest, send_digest
 from collector.runtime import build_runtime, database_url
+from collector.store.db import make_engine, make_sessionmaker
 
 log = logging.getLogger("collector")
 
@@ -28,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--local-agent", action="store_true", help="also run this machine's agent")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", type=Path)
+    digest = commands.add_parser("digest", help="print or send the daily digest now (section digest)")
+    digest.add_argument("--config", type=Path, help="YAML config file (default: embedded defaults)")
+    digest.add_argument("--data-dir", type=Path, help="where the SQLite store lives (./dozor-data)")
+    digest.add_argument("--language", choices=("uk", "en"), help="override digest.language")
+    action = digest.add_mutually_exclusive_group(required=True)
+    action.add_argument("--print", action="store_true", help="print the digest instead of sending it")
+    action.add_argument("--send-now", action="store_true", help="send it to digest.recipients now")
+    configs_cli.add_commands(commands)
+    devices_cli.add_commands(commands)
     return parser
 
 
@@ -35,10 +49,12 @@ def _effective_config(args: argparse.Namespace) -> CollectorConfig:
     config = load_config(args.config)
     overrides = {
         key: value
-        for key, value in (("data_dir", args.data_dir), ("listen", args.listen))
+        for key, value in (("data_dir", args.data_dir), ("listen", getattr(args, "listen", None)))
         if value is not None
     }
-    if args.local_agent:
+    if getattr(args, "language", None):
+        overrides["digest"] = {**msgspec.to_builtins(config.digest, enc_hook=str), "language": args.language}
+    if getattr(args, "local_agent", False):
         overrides["local_agent"] = True
     return with_overrides(config, "command line", **overrides) if overrides else config
 
@@ -57,6 +73,28 @@ async def _serve(config: CollectorConfig) -> None:
         runtime.engine.dispose()
 
 
+def _digest(config: CollectorConfig, send: bool) -> int:
+    """Print the digest, or send it; a clear message and a non-zero status when that fails."""
+    engine = make_engine(database_url(config))
+    try:
+        digest = make_digest(
+            make_sessionmaker(engine),
+            config.digest,
+            timedelta(seconds=config.liveness.offline_after_seconds),
+        )
+        if not send:
+            print(f"Subject: {digest.subject}\n\n{digest.text}")
+            return 0
+        send_digest(digest, config.digest)
+    except DigestSendError as exc:
+        print(f"dozor-collector: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"digest sent to {', '.join(config.digest.recipients)}: {digest.subject}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -72,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.command == "digest":
+            return _digest(config, send=args.send_now)
+        if args.command == "configs":
+            return configs_cli.run(config, args)
+        if args.command == "devices":
+            return devices_cli.run(config, args)
         asyncio.run(_serve(config))
     except SQLAlchemyError as exc:
         where = make_url(database_url(config)).render_as_string(hide_password=True)

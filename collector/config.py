@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
@@ -153,6 +154,126 @@ class SnmpConfig(_Section):
     """Polls in flight at once; devices whose last poll failed share a quarter of them."""
 
 
+class SmtpConfig(_Section):
+    """The mail server the daily digest goes through. ``repr`` hides the password."""
+
+    host: Annotated[str, Meta(min_length=1, max_length=253)] | None = None
+    port: Annotated[int, Meta(ge=1, le=65535)] = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    """``starttls`` upgrades a plain connection (port 587), ``ssl`` is TLS from the start (465)."""
+    user: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    """CA certificate(s) (PEM) to verify the server with; default: the system's trusted CAs."""
+    timeout_seconds: Annotated[float, Meta(gt=0, le=300)] = 30.0
+
+    def __repr__(self) -> str:
+        return (
+            f"SmtpConfig(host={self.host!r}, port={self.port}, security={self.security!r}, "
+            f"user={self.user!r}, password={'***' if self.password else None})"
+        )
+
+    __str__ = __repr__
+
+
+class DigestConfig(_Section):
+    """The daily email to the sector chief, sent by the collector itself (no Alertmanager needed)."""
+
+    enabled: bool = False
+    send_at: Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "08:00"
+    """Local time of day (HH:MM) in ``timezone``."""
+    timezone: str = "Europe/Kyiv"
+    language: Literal["uk", "en"] = "uk"
+    sender: str | None = None
+    recipients: list[Annotated[str, Meta(min_length=3, max_length=254)]] = msgspec.field(default_factory=list)
+    supplies_within_days: Annotated[float, Meta(gt=0, le=365)] = 14.0
+    """Supplies forecast to run out within this many days (or below 10 %) are listed."""
+    device_down_after_seconds: Annotated[float, Meta(gt=0)] = 3600.0
+    """A polled device that has not answered for this long is listed as down."""
+    smtp: SmtpConfig = msgspec.field(default_factory=SmtpConfig)
+
+
+class SshCredential(_Section):
+    """A login for network gear: a password or a private key file, and an optional enable secret.
+    ``repr`` hides the secrets."""
+
+    username: Annotated[str, Meta(min_length=1, max_length=256)]
+    password: Annotated[str, Meta(min_length=1)] | None = None
+    key_file: Path | None = None
+    """A private key (OpenSSH or PEM) readable by the collector."""
+    enable_secret: Annotated[str, Meta(min_length=1)] | None = None
+    """For platforms whose running config needs privileged mode (Cisco ``enable``, ProCurve)."""
+
+    def problem(self) -> str | None:
+        if self.password is None and self.key_file is None:
+            return "needs a password or a key_file"
+        if self.key_file is not None and not self.key_file.is_file():
+            return f"key_file {self.key_file} is not a readable file"
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"SshCredential(username={self.username!r}, password={'***' if self.password else None}, "
+            f"key_file={str(self.key_file) if self.key_file else None!r}, "
+            f"enable_secret={'***' if self.enable_secret else None})"
+        )
+
+    __str__ = __repr__
+
+
+class SshDevice(_Section, kw_only=True):
+    address: Annotated[str, Meta(min_length=1, max_length=253)]
+    """IPv4 or IPv6 literal, or a hostname; the same address as an SNMP device means the same device."""
+    port: Annotated[int, Meta(ge=1, le=65535)] = 22
+    platform: str
+    """A platform of ``collector/pollers/ssh/platforms.yaml`` (``cisco_ios``, ``hp_procurve``, …)."""
+    credential: str
+    """The name of an entry of ``ssh.credentials``."""
+    name: Annotated[str, Meta(max_length=256)] | None = None
+    location: Annotated[str, Meta(max_length=256)] | None = None
+    group: Annotated[str, Meta(max_length=256)] | None = None
+
+    address_ok = SnmpDevice.address_ok
+
+
+class SshConfig(_Section):
+    credentials: dict[str, SshCredential] = msgspec.field(default_factory=dict)
+    devices: list[SshDevice] = msgspec.field(default_factory=list)
+    interval_seconds: Annotated[float, Meta(ge=10, le=7 * 86_400)] = 3600.0
+    """How often every device's running config and CLI facts are fetched."""
+    timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 60.0
+    """The whole session of one device (connect, login, every command) must end within this."""
+    max_concurrent_backups: Annotated[int, Meta(ge=1, le=256)] = 16
+    """Sessions in flight at once (each holds a worker thread)."""
+
+
+class DiscoveryConfig(_Section):
+    """LAN discovery: an ARP/ICMP sweep of the listed subnets, matched with the switches'
+    forwarding tables and the agents' interfaces (``collector.discovery``)."""
+
+    interface: Annotated[str, Meta(min_length=1, max_length=15)] | None = None
+    """The network interface the sweep sends through (needed when ``subnets`` is not empty)."""
+    subnets: list[Annotated[str, Meta(min_length=1, max_length=43)]] = msgspec.field(default_factory=list)
+    """IPv4 CIDRs to sweep; nothing else is ever sent to. Empty: no sweep and no discovery."""
+    rate_pps: Annotated[int, Meta(ge=1, le=10_000)] = 500
+    """Most packets sent per second (ARP and ICMP together)."""
+    timeout: Annotated[float, Meta(gt=0, le=30)] = 1.0
+    """Seconds to listen after the last request."""
+    retries: Annotated[int, Meta(ge=0, le=5)] = 1
+    max_prefix: Annotated[int, Meta(ge=16, le=32)] = 22
+    """A subnet larger than /max_prefix is refused (a typo must not sweep a /8)."""
+    names: bool = True
+    """Ask what answered for its name: reverse DNS, NetBIOS, mDNS."""
+    name_timeout: Annotated[float, Meta(gt=0, le=30)] = 1.0
+    interval_seconds: Annotated[float, Meta(ge=60, le=7 * 86_400)] = 900.0
+    """How often the LAN is swept and the port map recorded."""
+    many_macs: Annotated[int, Meta(ge=2, le=10_000)] = 10
+    """MACs on one switch port from which it counts as an uplink, not an access port."""
+    auto_accept: bool = True
+    """Agents' PCs and configured SNMP/SSH devices are accepted into operation when first
+    registered; false: they wait, like devices found on the LAN, for an administrator."""
+
+
 class CollectorConfig(_Section):
     listen: Annotated[str, Meta(pattern=r"^[^:\s]+:\d{1,5}$")] = DEFAULT_LISTEN
     data_dir: Path = DEFAULT_DATA_DIR
@@ -164,6 +285,9 @@ class CollectorConfig(_Section):
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     liveness: LivenessConfig = msgspec.field(default_factory=LivenessConfig)
     snmp: SnmpConfig = msgspec.field(default_factory=SnmpConfig)
+    ssh: SshConfig = msgspec.field(default_factory=SshConfig)
+    digest: DigestConfig = msgspec.field(default_factory=DigestConfig)
+    discovery: DiscoveryConfig = msgspec.field(default_factory=DiscoveryConfig)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -250,24 +374,26 @@ def with_overrides(config: CollectorConfig, source: str, **overrides: Any) -> Co
 
 
 def _check_credentials(document: dict[str, Any]) -> None:
-    """Decode each SNMP credential alone first: msgspec names a mapping's entry ``[...]``, people
-    want ``snmp.credentials.office.auth_key``."""
-    snmp = document.get("snmp")
-    credentials = snmp.get("credentials") if isinstance(snmp, dict) else None
-    if not isinstance(credentials, dict):
-        return
-    for name, entry in credentials.items():
-        try:
-            msgspec.convert(entry, SnmpCredential)
-        except msgspec.ValidationError as exc:
-            where = _readable_path(str(exc))
-            where = where.removeprefix("(top level)")
-            separator = "" if where.startswith(":") else "."
-            raise ConfigError(f"snmp.credentials.{name}{separator}{where}") from None
+    """Decode each SNMP and SSH credential alone first: msgspec names a mapping's entry ``[...]``,
+    people want ``snmp.credentials.office.auth_key``."""
+    for section, kind in (("snmp", SnmpCredential), ("ssh", SshCredential)):
+        found = document.get(section)
+        credentials = found.get("credentials") if isinstance(found, dict) else None
+        if not isinstance(credentials, dict):
+            continue
+        for name, entry in credentials.items():
+            try:
+                msgspec.convert(entry, kind, dec_hook=_decode_path)
+            except msgspec.ValidationError as exc:
+                where = _readable_path(str(exc))
+                where = where.removeprefix("(top level)")
+                separator = "" if where.startswith(":") else "."
+                raise ConfigError(f"{section}.credentials.{name}{separator}{where}") from None
 
 
 def _checked(config: CollectorConfig) -> CollectorConfig:
     """Checks across keys that the types cannot express."""
+    _check_digest(config.digest)
     known = config.snmp.credentials
     for name, credential in known.items():
         problem = credential.problem()
@@ -284,4 +410,70 @@ def _checked(config: CollectorConfig) -> CollectorConfig:
                 f"snmp.devices[{index}].credential: no credential {device.credential!r} in "
                 f"snmp.credentials ({names})"
             )
+    _check_ssh(config.ssh)
+    _check_discovery(config.discovery)
     return config
+
+
+def _check_discovery(discovery: DiscoveryConfig) -> None:
+    if not discovery.subnets:
+        return
+    if discovery.interface is None:
+        raise ConfigError("discovery.interface: needed when discovery.subnets is not empty")
+    from collector.discovery.model import DiscoveryError  # only when a sweep is configured
+    from collector.discovery.sweep import parse_subnets
+
+    try:
+        parse_subnets(discovery.subnets, discovery.max_prefix)
+    except DiscoveryError as exc:
+        raise ConfigError(f"discovery.subnets: {exc.message}") from None
+
+
+def _check_ssh(ssh: SshConfig) -> None:
+    for name, credential in ssh.credentials.items():
+        problem = credential.problem()
+        if problem:
+            raise ConfigError(f"ssh.credentials.{name}: {problem}")
+    if not ssh.devices:
+        return
+    from collector.pollers.ssh.platforms import platforms  # only when SSH is configured
+
+    known_platforms = platforms()
+    for index, device in enumerate(ssh.devices):
+        if not device.address_ok():
+            raise ConfigError(
+                f"ssh.devices[{index}].address: {device.address!r} is neither an IP address nor a hostname"
+            )
+        if device.platform not in known_platforms:
+            raise ConfigError(
+                f"ssh.devices[{index}].platform: unknown platform {device.platform!r}; known: "
+                f"{', '.join(sorted(known_platforms))}"
+            )
+        if device.credential not in ssh.credentials:
+            names = ", ".join(sorted(ssh.credentials)) or "none are defined"
+            raise ConfigError(
+                f"ssh.devices[{index}].credential: no credential {device.credential!r} in "
+                f"ssh.credentials ({names})"
+            )
+
+
+def _check_digest(digest: DigestConfig) -> None:
+    try:
+        ZoneInfo(digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"digest.timezone: unknown time zone {digest.timezone!r}") from None
+    if not digest.enabled:
+        return
+    missing = [
+        key
+        for key, value in (
+            ("digest.smtp.host", digest.smtp.host),
+            ("digest.sender", digest.sender),
+            ("digest.recipients", digest.recipients),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(f"{missing[0]}: needed when digest.enabled is true")
+    if (digest.smtp.user is None) != (digest.smtp.password is None):
+        raise ConfigError("digest.smtp: user and password go together")

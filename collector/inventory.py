@@ -501,3 +501,34 @@ def supply_replacements(old: dict[str, Any] | None, new: dict[str, Any]) -> list
                 )
             )
     return changes
+
+
+# ---------------------------------------------------------------- rules for SSH (CLI) facts
+
+CLI_RULES = Rules(
+    lists={
+        "cli.interfaces": ListRule("Port", key=(("name",),), describe=("description",)),
+        "cli.neighbors": ListRule(
+            "Neighbour", key=(("local_port", "remote_name"),), describe=("remote_name", "remote_port")
+        ),
+    },
+    categories={"cli": "hardware", "cli.version": "system"},
+    labels={
+        "cli.version": "Device (CLI)",
+        "cli.version.hostname": "Hostname (CLI)",
+        "cli.version.model": "Model (CLI)",
+        "cli.version.serial": "Serial number (CLI)",
+        "cli.version.version": "Software version (CLI)",
+        "cli.version.firmware": "Firmware (CLI)",
+    },
+    ignore=frozenset(
+        {
+            "cli.mac_table",  # MAC and ARP tables move all day: state, not history
+            "cli.arp",
+            "cli.interfaces[].status",
+            "cli.interfaces[].speed",
+            "cli.interfaces[].duplex",
+        }
+    ),
+)
+"""Rules for the ``cli`` section a device's SSH facts are stored under (``collector.ssh_polling``)."""

@@ -18,13 +18,18 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from agent.schema.report import Health, Security
+from collector.backup_view import BackupView
 from collector.device_view import DeviceState, DeviceView
+from collector.discovery_view import DiscoveryView
 from collector.fleet import Fleet, HostState
 
 # ``*_created`` series double the output and no dashboard or rule of ours reads them.
 disable_created_metrics()
 
 MetricType = Literal["gauge", "counter", "histogram"]
+UNKNOWN_INFO_MAX = 100
+"""Unknown devices exported one series each; beyond that only their count (a flood of random
+MACs must not flood Prometheus)."""
 HOST = ("host_id", "host")
 DEVICE = ("device_id", "device")
 INTERFACE = ("interface", "if_index")
@@ -249,6 +254,70 @@ SPECS: tuple[MetricSpec, ...] = (
         "",
         "1 if the UPS says its battery needs replacing (absent where the UPS does not tell).",
     ),
+    # ---- network devices' running configs over SSH: rendered from the in-memory backup view
+    _device(
+        "dozor_device_config_last_change_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time the device's running configuration last changed (absent until a change is stored).",
+    ),
+    _device(
+        "dozor_device_config_changes_total",
+        "counter",
+        "",
+        "Running-configuration changes this collector stored since it started.",
+    ),
+    _device(
+        "dozor_device_ssh_host_key_mismatch",
+        "gauge",
+        "",
+        "1 while the device presents an SSH host key other than the trusted one (backups stopped "
+        "until an administrator accepts it).",
+    ),
+    _device(
+        "dozor_device_backup_last_success_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time of the last SSH session that read the device's running configuration.",
+    ),
+    _device(
+        "dozor_device_backup_errors_total",
+        "counter",
+        "",
+        "Failed SSH config backups since the collector started, by error.",
+        "error",
+    ),
+    # ---- LAN discovery: rendered from the in-memory discovery view
+    MetricSpec(
+        "dozor_discovery_unknown_devices",
+        "gauge",
+        "",
+        "Devices on the LAN that nobody accepted into operation, seen in the last sweeps.",
+    ),
+    MetricSpec(
+        "dozor_discovery_unknown_device_info",
+        "gauge",
+        "",
+        "Always 1, one series per unknown device (the newest ones, at most "
+        f"{UNKNOWN_INFO_MAX}): where it is plugged in, for the alert to name it.",
+        ("device_id", "mac", "vendor", "switch", "port", "vlan"),
+    ),
+    MetricSpec(
+        "dozor_discovery_sweep_duration_seconds", "gauge", "seconds", "Wall time of the last LAN sweep."
+    ),
+    MetricSpec(
+        "dozor_discovery_errors_total",
+        "counter",
+        "",
+        "LAN sweeps that failed since the collector started, by error (no_cap_net_raw, …).",
+        ("error",),
+    ),
+    MetricSpec(
+        "dozor_discovery_last_success_timestamp_seconds",
+        "gauge",
+        "seconds",
+        "Unix time of the last LAN sweep that completed.",
+    ),
 )
 SPEC: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
 
@@ -430,6 +499,54 @@ def _security_metrics(out: _Families, host: tuple[str, str], security: Security)
     out.add("dozor_host_smb1_enabled", host, _bool(security.smb1_enabled))
     out.add("dozor_host_secure_boot_enabled", host, _bool(security.secure_boot))
     out.add("dozor_host_uac_enabled", host, _bool(security.uac_enabled))
+
+
+class BackupCollector(Collector):
+    """Renders the SSH config backups' gauges and counters from the in-memory backup view."""
+
+    def __init__(self, view: BackupView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[Metric]:
+        families = _Families()
+        for state in self._view.devices():
+            device = (str(state.device_id), state.name)
+            families.add("dozor_device_config_last_change_timestamp_seconds", device, state.last_change)
+            families.add("dozor_device_config_changes_total", device, state.config_changes)
+            families.add("dozor_device_ssh_host_key_mismatch", device, float(state.host_key_mismatch))
+            families.add("dozor_device_backup_last_success_timestamp_seconds", device, state.last_success)
+            for error, count in state.errors.items():
+                families.add("dozor_device_backup_errors_total", (*device, error), count)
+        yield from families
+
+
+class DiscoveryCollector(Collector):
+    """Renders LAN discovery's gauges and counters from the in-memory discovery view."""
+
+    def __init__(self, view: DiscoveryView) -> None:
+        self._view = view
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._view.state()
+        if not state.ran:
+            return
+        families = _Families()
+        families.add("dozor_discovery_unknown_devices", (), float(len(state.unknown)))
+        for device in state.unknown[:UNKNOWN_INFO_MAX]:
+            labels = (
+                str(device.device_id),
+                device.mac or "",
+                device.vendor or "",
+                device.switch or "",
+                device.port or "",
+                "" if device.vlan is None else str(device.vlan),
+            )
+            families.add("dozor_discovery_unknown_device_info", labels, 1.0)
+        families.add("dozor_discovery_sweep_duration_seconds", (), state.sweep_seconds)
+        for error, count in state.errors.items():
+            families.add("dozor_discovery_errors_total", (error,), count)
+        families.add("dozor_discovery_last_success_timestamp_seconds", (), state.last_success)
+        yield from families
 
 
 class DeviceCollector(Collector):

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +17,19 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from collector.backup_view import BackupView
 from collector.config import CollectorConfig
 from collector.device_view import DeviceView
+from collector.discovery_view import DiscoveryView
 from collector.fleet import Fleet, host_state_from_row
 from collector.ingest import Ingest
-from collector.metrics import CollectorMetrics, DeviceCollector, FleetCollector
+from collector.metrics import (
+    BackupCollector,
+    CollectorMetrics,
+    DeviceCollector,
+    DiscoveryCollector,
+    FleetCollector,
+)
 from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 from collector.store.queries import fleet_rows
 
@@ -39,6 +48,11 @@ def read_or_create_secret(path: Path) -> tuple[str, bool]:
     return secret, True
 
 
+def make_poller_id() -> str:
+    """A replica's name in poll claims: host, process and a random part (unique across restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 @dataclass
 class Runtime:
     config: CollectorConfig
@@ -52,6 +66,13 @@ class Runtime:
     enrollment_secret: str
     devices: DeviceView = field(default_factory=DeviceView)
     """The polled network devices' last state (SNMP), for ``/metrics`` and the device API."""
+    backups: BackupView = field(default_factory=BackupView)
+    """The SSH config backups' last state, for ``/metrics``."""
+    discovery: DiscoveryView = field(default_factory=DiscoveryView)
+    """LAN discovery's last run and unknown devices, for ``/metrics``."""
+    poller_id: str = field(default_factory=make_poller_id)
+    """This replica's name in the devices' poll claims (shared by SNMP and SSH: a device belongs
+    to one replica for both)."""
 
     @property
     def offline_after(self) -> timedelta:
@@ -98,6 +119,10 @@ def build_runtime(config: CollectorConfig) -> Runtime:
     registry.register(FleetCollector(fleet, config.liveness.offline_after_seconds))
     devices = DeviceView()
     registry.register(DeviceCollector(devices))
+    backups = BackupView()
+    registry.register(BackupCollector(backups))
+    discovery = DiscoveryView()
+    registry.register(DiscoveryCollector(discovery))
     ingest = Ingest(
         sessions,
         fleet,
@@ -118,4 +143,6 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         admin_token_sha256=hashlib.sha256(admin_token.encode()).digest(),
         enrollment_secret=enrollment_secret,
         devices=devices,
+        backups=backups,
+        discovery=discovery,
     )

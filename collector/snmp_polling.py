@@ -38,7 +38,6 @@ from collector.store.models import Device
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENT_POLLS = 16
 FAILING_SHARE = 4
 """Devices whose last poll failed get 1/FAILING_SHARE of the poll slots, in a pool of their own: a
 dead device holds its slot for a whole deadline, and many of them must not starve the rest."""

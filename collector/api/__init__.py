@@ -16,13 +16,18 @@ from fastapi.exceptions import RequestValidationError
 from collector import __version__
 from collector.api.agents import router as agents_router
 from collector.api.common import OPENAPI_COMPONENTS, error_response
+from collector.api.configs import router as configs_router
 from collector.api.devices import router as devices_router
 from collector.api.inventory import router as inventory_router
+from collector.api.lan import router as lan_router
 from collector.api.system import router as system_router
+from collector.digest import DigestSchedule
+from collector.discovery_polling import DiscoveryPolling
 from collector.ingest import Rejected
 from collector.local_agent import local_agent_config, supervise_agent
 from collector.runtime import Runtime
 from collector.snmp_polling import SnmpPolling
+from collector.ssh_polling import SshPolling
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +61,50 @@ def create_app(runtime: Runtime) -> FastAPI:
             tasks.append(
                 asyncio.create_task(supervise_agent(local_agent_config(runtime)), name="dozor-agent")
             )
+        digest = None
+        if runtime.config.digest.enabled:
+            digest = DigestSchedule(runtime.config.digest, runtime.sessions, runtime.offline_after)
+            digest.start()
         polling = None
         if runtime.config.snmp.devices:
-            polling = SnmpPolling(runtime.config.snmp, runtime.sessions, runtime.devices, runtime.metrics)
+            polling = SnmpPolling(
+                runtime.config.snmp,
+                runtime.sessions,
+                runtime.devices,
+                runtime.metrics,
+                poller_id=runtime.poller_id,
+            )
             polling.start()
+        ssh_polling = None
+        if runtime.config.ssh.devices:
+            ssh_polling = SshPolling(
+                runtime.config.ssh, runtime.sessions, runtime.backups, runtime.poller_id, runtime.metrics
+            )
+            ssh_polling.start()
+        app.state.ssh_polling = ssh_polling
+        discovery = None
+        if runtime.config.discovery.subnets or not runtime.config.discovery.auto_accept:
+            discovery = DiscoveryPolling(
+                runtime.config.discovery,
+                runtime.sessions,
+                runtime.discovery,
+                runtime.poller_id,
+                runtime.metrics,
+                hold_every_seconds=runtime.config.liveness.resync_seconds,
+            )
+            discovery.start()
+        app.state.discovery = discovery
         try:
             yield
         finally:
+            if digest is not None:
+                digest.stop()
             if polling is not None:
                 await polling.stop()
+            if ssh_polling is not None:
+                await ssh_polling.stop()
+            if discovery is not None:
+                await discovery.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -94,6 +134,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(agents_router, prefix="/api/v1")
     app.include_router(inventory_router, prefix="/api/v1")
     app.include_router(devices_router, prefix="/api/v1")
+    app.include_router(configs_router, prefix="/api/v1")
+    app.include_router(lan_router, prefix="/api/v1")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document plus the msgspec schemas the routes declare by reference."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -105,6 +106,15 @@ class Device(Base):
     poll_claimed_by: Mapped[str | None] = mapped_column(String(128))
     """The collector replica that polls this device (``collector.store.devices.claim_poll``)."""
     poll_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    mac: Mapped[str | None] = mapped_column(String(17), index=True, unique=True)
+    """A device found by LAN discovery (kind ``discovered``): its MAC, the identity it has there;
+    NULL for other kinds (their MACs are in their facts) and for hosts seen by ICMP only."""
+    ip: Mapped[str | None] = mapped_column(String(45))
+    """A discovered device's last seen IPv4 address."""
+    responsible_person: Mapped[str | None] = mapped_column(String(256))
+    """Who answers for the device in operation (set when it is accepted or annotated)."""
+    inventory_number: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
 
     tokens: Mapped[list[AgentToken]] = relationship(back_populates="device", cascade="all, delete-orphan")
     software: Mapped[list[InstalledSoftware]] = relationship(
@@ -167,6 +177,54 @@ class ChangeEvent(Base):
     summary: Mapped[str] = mapped_column(Text)
 
 
+class PortLocation(Base):
+    """A MAC on a switch's access port for a stretch of time: the current row of a MAC is where it
+    is now; earlier rows are where it was (a move closes one row and opens another)."""
+
+    __tablename__ = "port_locations"
+    __table_args__ = (Index("ix_port_locations_mac_is_current", "mac", "is_current"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mac: Mapped[str] = mapped_column(String(17))
+    device_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    """The device the MAC belongs to (a PC, a polled device or a discovered one)."""
+    switch_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    port: Mapped[str] = mapped_column(String(256))
+    vlan: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    is_current: Mapped[bool] = mapped_column(Boolean)
+
+
+class LifecycleAction(Base):
+    """An administrator accepted, annotated or retired a device: what, who, when, and the values set."""
+
+    __tablename__ = "lifecycle_actions"
+    __table_args__ = (Index("ix_lifecycle_actions_device_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    """``accept``, ``annotate``, ``retire``."""
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    by: Mapped[str] = mapped_column(String(256))
+    note: Mapped[str | None] = mapped_column(Text)
+    values: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    """The fields this action set (name, location, responsible person, inventory number)."""
+
+
+class Lease(Base):
+    """A job only one collector replica may run at a time (the LAN sweep): who holds it, since when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class SupplySample(Base):
     """A printer supply's level at one poll, kept when it changed (and once a day when it did not),
     so that "days until empty" can be forecast over months, longer than Prometheus keeps data."""
@@ -183,3 +241,44 @@ class SupplySample(Base):
     empty_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     """When the supply runs out at the rate seen since it was last replaced, as forecast at this
     sample; NULL when there is not yet enough history or no consumption."""
+
+
+class ConfigVersion(Base):
+    """One running configuration of a network device, stored when its normalised text changed
+    (``collector.pollers.ssh.normalize_config``). Secrets are stored as the device printed them;
+    they are masked where a person reads them (API, CLI, change events)."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (Index("ix_config_versions_device_at", "device_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    platform: Mapped[str] = mapped_column(String(64))
+    """The CLI platform it was read with: how its secrets are masked and its lines compared."""
+    digest: Mapped[str] = mapped_column(String(64))
+    """sha256 hex of ``text``."""
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class SshState(Base):
+    """A device's SSH side: its host key trusted on first use, a different key seen since (which
+    stops the backups until an administrator accepts it), and the last backup's outcome."""
+
+    __tablename__ = "ssh_states"
+
+    device_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    host_key: Mapped[str | None] = mapped_column(Text)
+    """``<type> <base64>`` as in known_hosts; NULL until the first session."""
+    host_key_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    pending_host_key: Mapped[str | None] = mapped_column(Text)
+    """A different key the device presented; NULL when none awaits acceptance."""
+    pending_host_key_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    """A ``CliError`` kind (``auth_failed``, ``timeout``, ``host_key_changed``…); NULL after a success."""
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -51,6 +51,9 @@ def test_example_config_is_valid_and_complete() -> None:
         ("database: {url: '${DOZOR_TEST_UNSET_VARIABLE}'}", "database.url: environment variable"),
         ("- a list", "expected a mapping of keys at the top level"),
         ("listen: [unclosed", "not valid YAML"),
+        ("discovery: {subnets: [10.0.0.0/8], interface: eth0}", "discovery.subnets: '10.0.0.0/8' has"),
+        ("discovery: {subnets: [10.0.0.0/24]}", "discovery.interface: needed when discovery.subnets"),
+        ("discovery: {subnets: [a.b], interface: eth0}", "discovery.subnets: 'a.b' is not a subnet"),
     ],
 )
 def test_bad_config_names_the_key(text: str, message: str) -> None:

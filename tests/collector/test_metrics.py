@@ -10,9 +10,21 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Temperature
+from collector.backup_view import BackupView
 from collector.device_view import DeviceIdentity, DeviceView
+from collector.discovery_view import DiscoveryView
 from collector.fleet import Fleet
-from collector.metrics import SPEC, SPECS, CollectorMetrics, DeviceCollector, FleetCollector
+from collector.metrics import (
+    SPEC,
+    SPECS,
+    BackupCollector,
+    CollectorMetrics,
+    DeviceCollector,
+    DiscoveryCollector,
+    FleetCollector,
+)
+from collector.store.discovery import UnknownDevice
+from collector.store.ssh import SshStatus
 from tests import factories
 from tests.promtool import promtool
 
@@ -63,7 +75,57 @@ def full_registry() -> CollectorRegistry:
     metrics.db_batch_size.observe(3)
     registry.register(FleetCollector(fleet, offline_after=300, clock=NOW.timestamp))
     registry.register(DeviceCollector(device_view()))
+    registry.register(BackupCollector(backup_view()))
+    registry.register(DiscoveryCollector(discovery_view()))
     return registry
+
+
+def discovery_view() -> DiscoveryView:
+    """A sweep that found an unknown HP on a switch port, then one that lacked CAP_NET_RAW."""
+    view = DiscoveryView()
+    unknown = UnknownDevice(
+        device_id=40,
+        mac="3c:52:82:00:00:c8",
+        ip="10.20.0.200",
+        vendor="Hewlett Packard",
+        switch="sw-hq-1",
+        port="Gi0/7",
+        vlan=20,
+        last_seen_at=NOW,
+    )
+    view.record(at=NOW.timestamp(), sweep_seconds=0.8, error=None, unknown=(unknown,))
+    view.record(
+        at=NOW.timestamp() + 900,
+        sweep_seconds=None,
+        error=("no_cap_net_raw", "needs CAP_NET_RAW"),
+        unknown=None,
+    )
+    return view
+
+
+def backup_view() -> BackupView:
+    """A switch whose config changed once and whose backups then failed on a changed host key."""
+    view = BackupView()
+    status = SshStatus(
+        device_id=10,
+        host_key_fingerprint="SHA256:old",
+        host_key_recorded_at=NOW,
+        pending_host_key_fingerprint=None,
+        pending_host_key_seen_at=None,
+        last_success_at=NOW,
+        last_error_kind=None,
+        last_error_message=None,
+        last_error_at=None,
+        versions=2,
+        last_version_at=NOW,
+        last_change_at=NOW,
+    )
+    view.record("sw-hq-1", status, changed=True, error_kind=None)
+    mismatch = msgspec.structs.replace(
+        status, pending_host_key_fingerprint="SHA256:new", last_error_kind="host_key_changed"
+    )
+    view.record("sw-hq-1", mismatch, changed=False, error_kind="host_key_changed")
+    return view
 
 
 def _interface(if_index: int, name: str, oper: str, grown: int = 0) -> dict:
@@ -254,3 +316,14 @@ def test_device_values() -> None:
     assert samples[("dozor_interface_receive_bytes_total", ge1)] == 3000
     assert samples[("dozor_interface_transmit_bytes_total", ge1)] == 6000
     assert samples[("dozor_printer_supply_empty_timestamp_seconds", black)] == NOW.timestamp() + 30 * 86_400
+    assert samples[("dozor_device_ssh_host_key_mismatch", switch)] == 1
+    assert samples[("dozor_device_config_changes_total", switch)] == 1
+    assert samples[("dozor_device_config_last_change_timestamp_seconds", switch)] == NOW.timestamp()
+    assert samples[("dozor_device_backup_errors_total", (*switch, ("error", "host_key_changed")))] == 1
+    assert samples[("dozor_discovery_unknown_devices", ())] == 1
+    unknown = (("device_id", "40"), ("mac", "3c:52:82:00:00:c8"), ("port", "Gi0/7"), ("switch", "sw-hq-1"),
+               ("vendor", "Hewlett Packard"), ("vlan", "20"))  # fmt: skip
+    assert samples[("dozor_discovery_unknown_device_info", unknown)] == 1
+    assert samples[("dozor_discovery_errors_total", (("error", "no_cap_net_raw"),))] == 1
+    assert samples[("dozor_discovery_last_success_timestamp_seconds", ())] == NOW.timestamp()
+    assert samples[("dozor_discovery_sweep_duration_seconds", ())] == 0.8

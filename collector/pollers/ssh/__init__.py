@@ -13,7 +13,7 @@ from collector.pollers.ssh.config_text import (
     mask_secrets,
     normalize_config,
 )
-from collector.pollers.ssh.errors import CliError, ErrorKind, ParseError
+from collector.pollers.ssh.errors import CliError, ErrorKind, HostKeyChanged, ParseError
 from collector.pollers.ssh.facts import Facts, merge_version, parse_facts
 from collector.pollers.ssh.platforms import Platform, platform, platforms
 from collector.pollers.ssh.session import CliResult, Credentials, Target, fetch, host_key_fingerprint
@@ -25,6 +25,7 @@ __all__ = [
     "Credentials",
     "ErrorKind",
     "Facts",
+    "HostKeyChanged",
     "ParseError",
     "Platform",
     "Target",

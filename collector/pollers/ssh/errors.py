@@ -38,3 +38,12 @@ class ParseError(CliError):
 
     def __init__(self, message: str) -> None:
         super().__init__("garbage_output", message)
+
+
+class HostKeyChanged(CliError):
+    """The device presented a host key other than the recorded one; ``seen`` is that key
+    (``<type> <base64>``), kept so that an administrator can accept exactly it."""
+
+    def __init__(self, message: str, seen: str) -> None:
+        super().__init__("host_key_changed", message)
+        self.seen = seen
