@@ -13,7 +13,7 @@ bounded concurrency and prints its wall time, devices/s and the CPU seconds of e
 * ``dozor if-mib`` and ``exporter if-mib``: the same columns (system group + the IF-MIB columns of
   ``if-mib.yaml``, numeric OIDs) by both, for the throughput ratio Dozor/exporter (target ≥ 1.0).
 
-    python -m bench.snmp_poll [--devices 1000] [--concurrency 16] [--interval 60] [--simulators 2]
+    python -m bench.snmp_poll [--devices 1000] [--concurrency 32] [--interval 60] [--simulators 2]
                               [--quick] [--skip-exporter] [--skip-collector]
 
 The exporter is Debian's ``prometheus-snmp-exporter`` (0.21): ``apt-get install -y
@@ -48,7 +48,7 @@ from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
 from collector.pollers.snmp.profiles import Profile, load_profiles
 from collector.pollers.snmp.session import Credentials
-from collector.snmp_polling import MAX_CONCURRENT_POLLS, device_deadline
+from collector.snmp_polling import device_deadline
 from tests.collector.live_server import free_port
 from tests.collector.snmp.conftest import free_udp_port
 
@@ -430,7 +430,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=MAX_CONCURRENT_POLLS,
+    parser.add_argument("--concurrency", type=int, default=SnmpConfig().max_concurrent_polls,
                         help="polls (and exporter scrapes) at once; default: the collector's")
     parser.add_argument("--interval", "--duration", type=float, default=60.0, dest="interval",
                         help="the polling interval all devices must fit in, seconds")

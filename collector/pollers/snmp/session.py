@@ -1,27 +1,30 @@
-"""A thin async SNMP client over pysnmp 7 whose every failure is a named, bounded error.
+"""A thin async SNMP client whose every failure is a named, bounded error.
 
 The poller must survive hostile or broken agents (endless walks, huge tables, silence, tooBig), so
 each request is bounded by a per-device deadline and each walk by a row cap; problems surface as
 ``SnmpError(kind)`` rather than tracebacks, so they can become a device's error state.
 
-Requests go to pysnmp's command generators directly rather than through its high-level functions:
-those resolve every varbind through the MIB layer and rebuild the target on every call, which costs
-more CPU than the request itself when a thousand switches are polled a minute.
+Two transports under one walking logic. v2c requests go out on a UDP socket of their own, encoded
+and decoded by :mod:`collector.pollers.snmp.ber`: decoding answers with pyasn1 cost more CPU than
+everything else a poll does. SNMPv3 (USM authentication and privacy) goes through pysnmp's command
+generators directly rather than its high-level functions, which resolve every varbind through the
+MIB layer and rebuild the target on every call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import socket
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 from pyasn1.type import univ
 from pysnmp.entity.rfc3413 import cmdgen
 from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
     SnmpEngine,
     UdpTransportTarget,
     UsmUserData,
@@ -33,7 +36,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmNoPrivProtocol,
 )
 from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
-from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
+
+from collector.pollers.snmp import ber
+from collector.pollers.snmp.ber import END_OF_MIB_VIEW, Decoded, Oid
 
 Value = int | str | bytes
 """A decoded SNMP value: integers and counters as ``int``, OIDs and IP addresses as dotted ``str``,
@@ -41,13 +47,18 @@ OCTET STRINGs as raw ``bytes`` (a profile says whether they are text, a MAC or a
 
 _AUTH = {None: usmNoAuthProtocol, "sha": usmHMACSHAAuthProtocol, "sha256": usmHMAC192SHA256AuthProtocol}
 _PRIV = {None: usmNoPrivProtocol, "aes128": usmAesCfb128Protocol, "aes256": usmAesCfb256Protocol}
-_GET = cmdgen.GetCommandGenerator()
-_NEXT = cmdgen.NextCommandGeneratorSingleRun()
-_BULK = cmdgen.BulkCommandGenerator()
+_GENERATORS = {
+    ber.GET: cmdgen.GetCommandGenerator(),
+    ber.GET_NEXT: cmdgen.NextCommandGeneratorSingleRun(),
+    ber.GET_BULK: cmdgen.BulkCommandGenerator(),
+}
+"""pysnmp's command generator for each request PDU (the SNMPv3 path)."""
 _NULL = univ.Null("")
 TOO_BIG = 1
 """The PDU error-status tooBig: the answer would not fit the agent's (or the path's) message size."""
-Oid = tuple[int, ...]
+MAX_DATAGRAM = 65535
+Answer = tuple[int, int, list[tuple[Oid, Decoded]]]
+"""An agent's answer: (error-status, error-index, varbinds with decoded values)."""
 FIRST_ROWS = 4
 """Rows asked for by a walk's first GETBULK (doubling with each next one, up to max-repetitions)."""
 
@@ -83,10 +94,8 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
 
     __str__ = __repr__
 
-    def auth_data(self) -> CommunityData | UsmUserData:
-        """The pysnmp security parameters for these credentials."""
-        if self.version == "2c":
-            return CommunityData(self.community, mpModel=1)
+    def usm_user(self) -> UsmUserData:
+        """The pysnmp security parameters of a v3 user (v2c does not go through pysnmp)."""
         return UsmUserData(
             self.user,
             authKey=self.auth_key or None,
@@ -101,19 +110,162 @@ def oid_tuple(oid: str) -> tuple[int, ...]:
     return tuple(int(part) for part in oid.strip(".").split("."))
 
 
-def decode_value(value: Any) -> Value | None:
-    """A pysnmp value → plain Python; noSuchObject/noSuchInstance/endOfMibView → ``None`` (absent)."""
-    if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
+def decode_value(value: Any) -> Decoded:
+    """A pysnmp value → what :func:`ber.decode_response` gives for it: plain Python,
+    noSuchObject/noSuchInstance → ``None`` (absent), endOfMibView → ``END_OF_MIB_VIEW``."""
+    if isinstance(value, rfc1905.EndOfMibView):
+        return END_OF_MIB_VIEW
+    if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance):
         return None
     if isinstance(value, univ.ObjectIdentifier):
         return ".".join(str(part) for part in value)
-    if isinstance(value, rfc1902.IpAddress):
+    if isinstance(value, rfc1902.IpAddress | rfc1155.IpAddress):  # SNMPv2 and SNMPv1 types
         return ".".join(str(byte) for byte in value.asOctets())
     if isinstance(value, univ.OctetString):
         return bytes(value.asOctets())
     if isinstance(value, univ.Integer):
         return int(value)
     raise SnmpError("bad_value", f"unexpected value type {type(value).__name__}")
+
+
+class Transport(Protocol):
+    """Sends one request and waits for its answer until ``deadline`` (``time.monotonic()``)."""
+
+    async def request(
+        self, pdu: int, oids: Sequence[Oid], non_repeaters: int, max_repetitions: int, deadline: float
+    ) -> Answer: ...
+
+
+class CommunityTransport:
+    """v2c over a UDP socket per request, messages in :mod:`~collector.pollers.snmp.ber`.
+
+    A socket per request costs a few microseconds and needs no closing by the caller; a fresh
+    source port and a random request-id make a blind spoofed answer unlikely. Datagrams from another
+    address, that do not decode, or that answer another request-id are dropped as pysnmp drops them:
+    silence ends in ``timeout``. The socket is not connected, so an ICMP port-unreachable is silence
+    too, as it is for pysnmp.
+    """
+
+    def __init__(self, address: tuple[str, int], credentials: Credentials, timeout: float,
+                 retries: int) -> None:
+        self.address = address
+        self.version = ber.VERSION_2C
+        self.community = credentials.community.encode()
+        self.timeout = timeout
+        self.tries = retries + 1
+
+    async def request(
+        self, pdu: int, oids: Sequence[Oid], non_repeaters: int, max_repetitions: int, deadline: float
+    ) -> Answer:
+        request_id = random.getrandbits(31)
+        try:
+            message = ber.encode_request(
+                self.version, self.community, pdu, request_id, oids, non_repeaters, max_repetitions
+            )
+        except ber.BerError as error:
+            raise SnmpError("bad_request", str(error)) from None
+        loop = asyncio.get_running_loop()
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        except OSError as error:
+            raise SnmpError("transport", str(error)) from None
+        with sock:
+            exchange = _Exchange(loop, sock, self.address, message, request_id, self.version)
+            try:
+                sock.setblocking(False)
+                loop.add_reader(sock.fileno(), exchange.receive)
+            except OSError as error:
+                raise SnmpError("transport", str(error)) from None
+            try:
+                exchange.send(self.tries, self.timeout, deadline)
+                return await exchange.answered
+            finally:
+                exchange.stop()
+                loop.remove_reader(sock.fileno())
+
+
+class _Exchange:
+    """One v2c request in flight: sends it, sends it again after each ``timeout`` while tries are
+    left, and settles ``answered`` with the answer bearing its request-id or with a named error."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int],
+                 message: bytes, request_id: int, version: int) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.address = address
+        self.message = message
+        self.request_id = request_id
+        self.version = version
+        self.answered: asyncio.Future[Answer] = loop.create_future()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def send(self, tries: int, timeout: float, deadline: float) -> None:
+        """Send (again), then come back after ``timeout`` (or at the deadline) unless answered."""
+        if self.answered.done():
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            self.answered.set_exception(SnmpError("timeout", "device deadline passed waiting for an answer"))
+            return
+        if tries == 0:
+            self.answered.set_exception(SnmpError("timeout", "no answer within the request's tries"))
+            return
+        try:
+            self.sock.sendto(self.message, self.address)
+        except OSError as error:
+            self.answered.set_exception(SnmpError("transport", str(error)))
+            return
+        self.timer = self.loop.call_later(min(timeout, remaining), self.send, tries - 1, timeout, deadline)
+
+    def receive(self) -> None:
+        """The socket is readable: take the first datagram that is this request's answer."""
+        while not self.answered.done():
+            try:
+                data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+            except OSError:  # nothing more to read
+                return
+            if sender != self.address:
+                continue
+            try:
+                request_id, status, index, varbinds = ber.decode_response(data, self.version)
+            except ber.BerError:
+                continue
+            if request_id == self.request_id:
+                self.answered.set_result((status, index, varbinds))
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+class UsmTransport:
+    """SNMPv3 through pysnmp's command generators (USM authentication and privacy)."""
+
+    def __init__(self, engine: SnmpEngine, transport: UdpTransportTarget, credentials: Credentials) -> None:
+        self.engine = engine
+        self.context = credentials.context.encode()
+        self.target, _ = LCD.configure(engine, credentials.usm_user(), transport, self.context)
+
+    async def request(
+        self, pdu: int, oids: Sequence[Oid], non_repeaters: int, max_repetitions: int, deadline: float
+    ) -> Answer:
+        bulk = (non_repeaters, max_repetitions) if pdu == ber.GET_BULK else ()
+        answered: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
+        var_binds = [(rfc1902.ObjectName(oid), _NULL) for oid in oids]
+        try:
+            _GENERATORS[pdu].send_varbinds(self.engine, self.target, None, self.context, *bulk, var_binds,
+                                           _deliver, answered)
+            indication, status, index, answer = await asyncio.wait_for(
+                answered, deadline - time.monotonic()
+            )
+        except TimeoutError:
+            raise SnmpError("timeout", "device deadline passed waiting for an answer") from None
+        except PySnmpError as error:
+            raise SnmpError("transport", str(error)) from None
+        if indication:
+            kind = "timeout" if isinstance(indication, errind.RequestTimedOut) else "transport"
+            raise SnmpError(kind, str(indication))
+        return int(status), int(index), [(name.asTuple(), decode_value(value)) for name, value in answer]
 
 
 class SnmpSession:
@@ -126,17 +278,13 @@ class SnmpSession:
 
     def __init__(
         self,
-        engine: SnmpEngine,
-        transport: UdpTransportTarget,
-        credentials: Credentials,
+        transport: Transport,
         deadline: float,
         *,
         max_repetitions: int = 25,
         max_rows: int = 10_000,
     ) -> None:
-        self._engine = engine
-        self._context = credentials.context.encode()
-        self._target, _ = LCD.configure(engine, credentials.auth_data(), transport, self._context)
+        self._transport = transport
         self.deadline = deadline
         self.max_repetitions = max_repetitions
         self.max_rows = max_rows
@@ -158,9 +306,10 @@ class SnmpSession:
         retries: int = 1,
         **limits: int,
     ) -> SnmpSession:
-        """Resolve the target once; ``timeout``/``retries`` are per request, ``deadline`` for all."""
+        """Resolve the target once; ``timeout``/``retries`` are per request, ``deadline`` for all.
+        ``engine`` serves SNMPv3 only: v2c goes through :class:`CommunityTransport`."""
         try:
-            transport = await asyncio.wait_for(
+            target = await asyncio.wait_for(
                 UdpTransportTarget.create((host, port), timeout=timeout, retries=retries),
                 max(deadline - time.monotonic(), 0),
             )
@@ -168,35 +317,26 @@ class SnmpSession:
             raise SnmpError("timeout", f"resolving {host} took past the deadline") from None
         except PySnmpError as error:
             raise SnmpError("resolve", str(error)) from None
-        return cls(engine, transport, credentials, deadline, **limits)
+        transport: Transport
+        if credentials.version == "2c":
+            transport = CommunityTransport(target.transport_address, credentials, timeout, retries)
+        else:
+            transport = UsmTransport(engine, target, credentials)
+        return cls(transport, deadline, **limits)
 
     async def _request(
-        self, generator: Any, oids: Sequence[Oid], *bulk: int
-    ) -> list[tuple[Oid, Any]]:
-        """Send one request within the deadline; turn every failure into a named error.
-
-        ``bulk`` is (non-repeaters, max-repetitions) for GETBULK and empty otherwise.
-        """
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        self, pdu: int, oids: Sequence[Oid], non_repeaters: int = 0, max_repetitions: int = 0
+    ) -> list[tuple[Oid, Decoded]]:
+        """Send one request within the deadline; turn every failure into a named error."""
+        if self.deadline - time.monotonic() <= 0:
             raise SnmpError("timeout", "device deadline passed before the request")
-        answered: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
-        var_binds = [(rfc1902.ObjectName(oid), _NULL) for oid in oids]
-        try:
-            generator.send_varbinds(self._engine, self._target, None, self._context, *bulk, var_binds,
-                                    _deliver, answered)
-            indication, status, index, answer = await asyncio.wait_for(answered, remaining)
-        except TimeoutError:
-            raise SnmpError("timeout", "device deadline passed waiting for an answer") from None
-        except PySnmpError as error:
-            raise SnmpError("transport", str(error)) from None
-        if indication:
-            kind = "timeout" if isinstance(indication, errind.RequestTimedOut) else "transport"
-            raise SnmpError(kind, str(indication))
+        status, index, answer = await self._transport.request(
+            pdu, oids, non_repeaters, max_repetitions, self.deadline
+        )
         if status:
-            kind = "too_big" if int(status) == TOO_BIG else "agent_error"
-            raise SnmpError(kind, f"{status.prettyPrint()} at varbind {int(index)}")
-        return [(name.asTuple(), value) for name, value in answer]
+            kind = "too_big" if status == TOO_BIG else "agent_error"
+            raise SnmpError(kind, f"{rfc1905.errorStatus.clone(status).prettyPrint()} at varbind {index}")
+        return answer
 
     async def get(self, oids: Sequence[str]) -> dict[str, Value | None]:
         """GET the given OIDs; an OID the agent does not have maps to ``None``.
@@ -204,15 +344,15 @@ class SnmpSession:
         A GET the agent finds too big is split in halves, down to single OIDs.
         """
         try:
-            answer = await self._request(_GET, [oid_tuple(oid) for oid in oids])
+            answer = await self._request(ber.GET, [oid_tuple(oid) for oid in oids])
         except SnmpError as error:
             if error.kind != "too_big" or len(oids) < 2:
                 raise
             half = len(oids) // 2
             return await self.get(oids[:half]) | await self.get(oids[half:])
-        return {".".join(map(str, oid)): decode_value(value) for oid, value in answer}
+        return {".".join(map(str, oid)): None if value is END_OF_MIB_VIEW else value for oid, value in answer}
 
-    async def _next_rows(self, after: Sequence[Oid], rows: int) -> tuple[int, list[tuple[Oid, Any]]]:
+    async def _next_rows(self, after: Sequence[Oid], rows: int) -> tuple[int, list[tuple[Oid, Decoded]]]:
         """At most ``rows`` rows after the first (up to ``_columns_per_request``) OIDs of ``after``:
         how many columns were asked, and the answer (GETBULK, column after column in each row).
 
@@ -223,8 +363,8 @@ class SnmpSession:
             repetitions = min(rows, self._repetitions)
             try:
                 if self._getnext:
-                    return len(asked), await self._request(_NEXT, asked)
-                return len(asked), await self._request(_BULK, asked, 0, repetitions)
+                    return len(asked), await self._request(ber.GET_NEXT, asked)
+                return len(asked), await self._request(ber.GET_BULK, asked, 0, repetitions)
             except SnmpError as error:
                 if error.kind != "too_big" or self._getnext:
                     raise
@@ -250,16 +390,16 @@ class SnmpSession:
         wanted = FIRST_ROWS
         while active:
             asked, answer = await self._next_rows([last[root] for root in active], wanted)
-            if not answer:  # pysnmp lets an empty GETNEXT answer through: it would never progress
+            if not answer:  # an empty GETNEXT answer would never progress
                 raise SnmpError("empty_answer", f"no varbinds in the answer for {active[0]}")
             wanted *= 2
             ended: set[str] = set()
-            for position, (current, raw) in enumerate(answer):
+            for position, (current, value) in enumerate(answer):
                 root = active[position % asked]
                 if root in ended:
                     continue
                 prefix = prefixes[root]
-                if current[: len(prefix)] != prefix or isinstance(raw, rfc1905.EndOfMibView):
+                if current[: len(prefix)] != prefix or value is END_OF_MIB_VIEW:
                     ended.add(root)
                     continue
                 if current <= last[root]:
@@ -269,7 +409,6 @@ class SnmpSession:
                     )
                 if len(rows[root]) >= self.max_rows:
                     raise SnmpError("too_many_rows", f"more than {self.max_rows} rows under {root}")
-                value = decode_value(raw)
                 if value is not None:
                     rows[root].append((".".join(map(str, current)), value))
                 last[root] = current

@@ -353,3 +353,63 @@ def test_a_20000_row_table_within_the_cap_is_walked_whole() -> None:
     assert time.monotonic() - started < 16.0  # generous: 800 requests on a busy shared machine
     assert len(rows) == 20_000  # exactly the cap: every row kept, none beyond max_rows
     assert rows[-1] == (f"{ROOT}.20000", b"if20000")
+
+
+class DecoyAgent(asyncio.DatagramProtocol):
+    """Answers each request with decoys first — garbage, the answer for another request-id, the right
+    answer sent from another port (``other``) — then, if ``honest``, with the right answer."""
+
+    def __init__(self, other: asyncio.DatagramTransport, honest: bool) -> None:
+        self.other = other
+        self.honest = honest
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.transport is not None
+        request, _ = decoder.decode(data, asn1Spec=V2C.Message())
+        response = V2C.apiMessage.get_response(request)
+        pdu = V2C.apiMessage.get_pdu(response)
+        past_the_column = (1, 3, 6, 1, 2, 1, 2, 2, 1, 3, 1)
+        V2C.apiPDU.set_varbinds(pdu, [((*ROOT_OID, 1), rfc1902.OctetString(b"eth0")),
+                                      (past_the_column, rfc1902.Integer(6))])
+        right = encoder.encode(response)
+        V2C.apiPDU.set_request_id(pdu, (int(V2C.apiPDU.get_request_id(pdu)) + 1) % 2**31)
+        self.transport.sendto(b"\x30\x03\x02\x01\x01" + right, addr)
+        self.transport.sendto(encoder.encode(response), addr)
+        self.other.sendto(right, addr)
+        if self.honest:
+            self.transport.sendto(right, addr)
+
+
+async def walk_decoys(honest: bool) -> list[tuple[str, Any]]:
+    """Walk ``ROOT`` on a ``DecoyAgent`` (0.3 s per try, two tries)."""
+    loop = asyncio.get_running_loop()
+    other, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    engine = SnmpEngine()
+    try:
+        async with serving(DecoyAgent(other, honest)) as port:
+            session = await SnmpSession.open(
+                engine, "127.0.0.1", port, Credentials(community="public"), time.monotonic() + 2.0,
+                timeout=0.3, retries=1,
+            )
+            return await session.walk(ROOT)
+    finally:
+        other.close()
+        engine.close_dispatcher()
+
+
+def test_decoys_before_the_answer_are_skipped_without_a_retry() -> None:
+    started = time.monotonic()
+    assert asyncio.run(walk_decoys(honest=True)) == [(f"{ROOT}.1", b"eth0")]
+    assert time.monotonic() - started < 0.3  # answered by the first try, not after a timeout
+
+
+def test_answers_from_another_port_or_for_another_request_are_not_taken() -> None:
+    started = time.monotonic()
+    with pytest.raises(SnmpError) as caught:
+        asyncio.run(walk_decoys(honest=False))
+    assert caught.value.kind == "timeout"
+    assert 0.6 <= time.monotonic() - started < 1.5  # two tries of 0.3 s
