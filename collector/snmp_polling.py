@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import secrets
 import socket
 import time
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +31,7 @@ from collector.metrics import CollectorMetrics
 from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
 from collector.pollers.snmp.profiles import Profile, load_profiles
 from collector.pollers.snmp.session import Credentials
+from collector.scheduling import TAKEOVER_INTERVALS, add_device_job
 from collector.store.devices import PollOutcome, apply_poll, claim_poll, ensure_device
 from collector.store.models import Device
 
@@ -42,10 +41,6 @@ FAILING_SHARE = 4
 """Devices whose last poll failed get 1/FAILING_SHARE of the poll slots, in a pool of their own: a
 dead device holds its slot for a whole deadline, and many of them must not starve the rest."""
 MAX_DEADLINE_SECONDS = 120.0
-TAKEOVER_INTERVALS = 2.5
-"""A replica takes over a device whose poller has not claimed it for this many intervals."""
-FIRST_POLL_SPREAD_SECONDS = 5.0
-"""The first polls start within this many seconds of start-up, spread to avoid a burst."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,23 +130,20 @@ class SnmpPolling:
         self._failing_slots = asyncio.Semaphore(max(1, slots // FAILING_SHARE))
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         interval = self._config.interval_seconds
-        now = datetime.now(UTC)
         seen: set[str] = set()
         for index, device in enumerate(self._config.devices):
             if store_address(device) in seen:
                 log.warning("snmp.devices[%d]: %s is listed twice; polled once", index, store_address(device))
                 continue
             seen.add(store_address(device))
-            self._scheduler.add_job(
+            add_device_job(
+                self._scheduler,
                 self.poll_one,
-                IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 30.0), timezone=UTC),
-                args=[device],
-                id=f"snmp-{index}",
+                [device],
+                job_id=f"snmp-{index}",
                 name=f"snmp poll {store_address(device)}",
-                next_run_time=now + timedelta(seconds=random.uniform(0, FIRST_POLL_SPREAD_SECONDS)),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=int(interval),
+                interval=interval,
+                max_jitter=30.0,
             )
         self._scheduler.start()
         log.info("SNMP polling started: %d devices every %ss", len(self._config.devices), interval)

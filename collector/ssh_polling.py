@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,6 @@ from typing import Any
 
 import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.backup_view import BackupView
@@ -45,6 +43,7 @@ from collector.pollers.ssh import (
     normalize_config,
     parse_facts,
 )
+from collector.scheduling import TAKEOVER_INTERVALS, add_device_job
 from collector.store import ssh as store
 from collector.store.devices import claim_poll, ensure_device
 from collector.store.models import Device
@@ -56,9 +55,6 @@ for _chatty in ("netmiko", "paramiko"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
 
 SSH_PORT = 22
-TAKEOVER_INTERVALS = 2.5
-"""A replica takes over a device whose backer has not claimed it for this many intervals."""
-FIRST_RUN_SPREAD_SECONDS = 5.0
 
 
 def store_address(device: SshDevice) -> str:
@@ -270,18 +266,15 @@ class SshPolling:
         self._pool = ThreadPoolExecutor(self._config.max_concurrent_backups, thread_name_prefix="dozor-ssh")
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         interval = self._config.interval_seconds
-        now = datetime.now(UTC)
         for index, device in enumerate(self._devices.values()):
-            self._scheduler.add_job(
+            add_device_job(
+                self._scheduler,
                 self.backup_scheduled,
-                IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, 60.0), timezone=UTC),
-                args=[device],
-                id=f"ssh-{index}",
+                [device],
+                job_id=f"ssh-{index}",
                 name=f"ssh backup {store_address(device)}",
-                next_run_time=now + timedelta(seconds=random.uniform(0, FIRST_RUN_SPREAD_SECONDS)),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=int(interval),
+                interval=interval,
+                max_jitter=60.0,
             )
         self._scheduler.start()
         log.info("SSH backups started: %d devices every %ss", len(self._devices), interval)

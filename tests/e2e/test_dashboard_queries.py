@@ -27,11 +27,11 @@ from collector.store.models import SupplySample
 from tests import factories
 from tests.collector import conftest as store_fixtures
 from tests.collector.conftest import _admin_engine
-from tests.collector.live_server import free_port, make_config, run_collector
+from tests.collector.live_server import free_port, make_config, run_collector, wait_for
 from tests.collector.snmp import conftest as snmp_fixtures
 from tests.collector.snmp.conftest import Simulator, free_udp_port
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_snmp_polling import RECORDINGS, udp_forwarders, wait_for
+from tests.e2e.test_snmp_polling import RECORDINGS, udp_forwarders
 from tests.test_dashboards import DASHBOARDS, VARIABLE, _load, _panels, _variable_query, _variables
 
 snmpsim = snmp_fixtures.snmpsim

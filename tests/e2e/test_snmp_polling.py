@@ -7,15 +7,13 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.collector.live_server import make_config, run_collector
+from tests.collector.live_server import make_config, run_collector, wait_for
 from tests.collector.snmp import conftest as snmp_fixtures
 from tests.collector.snmp.conftest import Simulator, free_udp_port
 from tests.promtool import promtool
@@ -70,17 +68,6 @@ def udp_forwarders(upstream: int, count: int) -> Iterator[list[int]]:
         for sock in sockets:
             sock.close()
         selector.close()
-
-
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_collector_polls_configured_devices(snmpsim: Simulator, tmp_path: Path) -> None:

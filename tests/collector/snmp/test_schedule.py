@@ -22,7 +22,7 @@ import pytest
 from pysnmp.proto import rfc1902
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import snmp_polling
+from collector import scheduling
 from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.device_view import DeviceState, DeviceView
 from collector.pollers.snmp.profiles import load_profiles
@@ -140,7 +140,7 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def quick_start(monkeypatch: pytest.MonkeyPatch) -> None:
     """First polls within 0.3 s of start instead of 5 s: the test observes seconds, not minutes."""
-    monkeypatch.setattr(snmp_polling, "FIRST_POLL_SPREAD_SECONDS", 0.3)
+    monkeypatch.setattr(scheduling, "FIRST_RUN_SPREAD_SECONDS", 0.3)
 
 
 class Observed:

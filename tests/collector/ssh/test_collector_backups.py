@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collector.pollers.ssh import MASK
-from tests.collector.live_server import LiveCollector, make_config, run_collector
+from tests.collector.live_server import LiveCollector, make_config, run_collector, wait_for
 from tests.collector.ssh.conftest import DEVICES, device_config, device_replies
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice, SwitchSimulator
 from tests.collector.test_api_bad_input import enroll
@@ -46,17 +45,6 @@ def device_metric(live: LiveCollector, name: str, device_id: int, **labels: str)
         if sample == name and all(found_labels.get(key) == want for key, want in wanted.items()):
             return value
     return None
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 class _Captured(logging.Handler):

@@ -1,0 +1,45 @@
+"""The schedule every per-device job shares (SNMP polls, SSH backups): every ``interval`` with
+jitter, the first run spread over a few seconds so start-up is no burst, and never two runs of one
+device at once (a late run is coalesced, not queued)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+FIRST_RUN_SPREAD_SECONDS = 5.0
+"""The first runs start within this many seconds of start-up."""
+TAKEOVER_INTERVALS = 2.5
+"""A replica takes over a device whose owner has not claimed it for this many intervals
+(``collector.store.devices.claim_poll``)."""
+
+
+def add_device_job(
+    scheduler: AsyncIOScheduler,
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    job_id: str,
+    name: str,
+    interval: float,
+    max_jitter: float,
+) -> None:
+    """Schedule ``func(*args)`` for one device every ``interval`` seconds (jitter: a tenth of it,
+    at most ``max_jitter``)."""
+    first_run = datetime.now(UTC) + timedelta(seconds=random.uniform(0, FIRST_RUN_SPREAD_SECONDS))
+    scheduler.add_job(
+        func,
+        IntervalTrigger(seconds=interval, jitter=min(interval * 0.1, max_jitter), timezone=UTC),
+        args=list(args),
+        id=job_id,
+        name=name,
+        next_run_time=first_run,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=int(interval),
+    )
