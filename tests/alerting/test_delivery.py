@@ -203,32 +203,21 @@ def _rule_alert(alertname: str, started: datetime, **extra_labels: str) -> dict[
     raise LookupError(f"no firing promtool test for {alertname}")
 
 
-# PLACEHOLDER: no rule exists yet for unknown devices on the LAN (the collector exports no metric
-# for them); these labels and annotations stand in for what that rule will produce.
-UNKNOWN_DEVICE_PLACEHOLDER = {
-    "labels": {
-        "alertname": "DozorUnknownDevice",
-        "severity": "warning",
-        "component": "device",
-        "site": "oblrada",
-        "device": "sw-floor2",
-        "mac": "3c:52:82:aa:bb:cc",
-    },
-    "annotations": {
-        "summary": "Unknown device 3c:52:82:aa:bb:cc on switch sw-floor2",
-        "description": "A device Dozor does not know appeared on sw-floor2.",
-        "action": "Find the device and its owner; unplug it if it is not allowed.",
-        "summary_uk": "Невідомий пристрій 3c:52:82:aa:bb:cc на комутаторі sw-floor2",
-        "description_uk": "До комутатора sw-floor2 підключено пристрій, якого немає в Дозорі.",
-        "action_uk": "Знайдіть пристрій і його власника; якщо він не дозволений — відключіть.",
-    },
-}
-
-
 def _text(mail: email.message.EmailMessage) -> str:
     part = mail.get_body(preferencelist=("plain",))
     assert part is not None, "no text/plain part"
     return str(part.get_content())
+
+
+def _where_uk(labels: dict[str, str]) -> str:
+    """The "where" line the chief should read, from the alert's labels, without the site."""
+    if "host" in labels:
+        where = f"ПК {labels['host']}"
+    elif "device" in labels:
+        where = f"пристрій {labels['device']}"
+    else:
+        where = f"невідомий пристрій {labels['mac']}, комутатор {labels['switch']}, порт {labels['port']}"
+    return f"{where}, приміщення «{labels['location']}»" if labels.get("location") else where
 
 
 STARTED = datetime(2026, 3, 10, 7, 30, tzinfo=UTC)  # 09:30 in Kyiv (EET)
@@ -240,7 +229,7 @@ STARTED = datetime(2026, 3, 10, 7, 30, tzinfo=UTC)  # 09:30 in Kyiv (EET)
         _rule_alert("DozorAgentOffline", STARTED),
         _rule_alert("DozorAntivirusDisabled", STARTED),
         _rule_alert("DozorPrinterSupplyLow", STARTED),
-        {**UNKNOWN_DEVICE_PLACEHOLDER, "startsAt": STARTED.isoformat()},
+        _rule_alert("DozorUnknownDeviceOnLan", STARTED),
     ],
     ids=lambda alert: alert["labels"]["alertname"],
 )
@@ -250,7 +239,7 @@ def test_chief_gets_email_and_telegram_in_ukrainian(
     alertmanager.push(alert)
     alertmanager.inbox.wait(emails=1, telegram=1)
     annotations, labels = alert["annotations"], alert["labels"]
-    where = f"ПК {labels['host']}" if "host" in labels else f"пристрій {labels['device']}"
+    where = _where_uk(labels)
 
     (mail,) = alertmanager.inbox.emails
     assert mail["To"] == "it-chief@oblrada.example"

@@ -48,7 +48,8 @@ def _metric_names(expr: str) -> set[str]:
     without_matchers = re.sub(r"\{[^}]*\}", "", expr)
     without_strings = re.sub(r'"[^"]*"', "", without_matchers)
     without_ranges = re.sub(r"\[[^\]]*\]", "", without_strings)
-    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_ranges)
+    grouping = r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
+    without_groupings = re.sub(grouping, "", without_ranges)
     return {name for name in IDENTIFIER.findall(without_groupings) if name not in PROMQL_WORDS}
 
 
