@@ -52,6 +52,8 @@ class DeviceState:
     """Unix time of the poll the interfaces were read in."""
     uptime_ticks: int | None = None
     """sysUpTime at that poll, to tell a device restart from a counter wrap."""
+    uplinks: frozenset[str] = frozenset()
+    """Names of the ports with an LLDP neighbour (links to other network gear)."""
     supplies: tuple[dict[str, Any], ...] = ()
     """Supplies with their label ``name`` and forecast ``empty_at`` (Unix time or None)."""
     printer: dict[str, Any] | None = None
@@ -98,6 +100,10 @@ class DeviceView:
             }
             if "interfaces" in facts:
                 changes |= _interface_changes(state, facts, at)
+            if "lldp" in facts:
+                changes["uplinks"] = frozenset(
+                    str(n["local_port_name"]) for n in facts["lldp"] if n.get("local_port_name")
+                )
             if "supplies" in facts:
                 forecasts = supply_empty_at or {}
                 changes["supplies"] = tuple(

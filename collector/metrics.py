@@ -169,6 +169,14 @@ SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("dozor_db_write_batch_reports", "histogram", "", "Reports committed per batch."),
     MetricSpec("dozor_ingest_queue_reports", "gauge", "", "Reports waiting for the database writer."),
     MetricSpec("dozor_db_errors_total", "counter", "", "Failed database batches."),
+    MetricSpec(
+        "dozor_poll_runs_skipped_total",
+        "counter",
+        "",
+        "Scheduled device runs skipped because the device's previous run had not finished "
+        "(the pollers cannot keep up with their interval).",
+        ("poller",),
+    ),
     # ---- polled network devices (SNMP): rendered from the in-memory device view
     _device(
         "dozor_device_info",
@@ -197,6 +205,14 @@ SPECS: tuple[MetricSpec, ...] = (
         "error",
     ),
     _device("dozor_interface_up", "gauge", "", "1 if the interface is operationally up.", *INTERFACE),
+    _device(
+        "dozor_interface_uplink",
+        "gauge",
+        "",
+        "1 on a port where the device sees an LLDP neighbour (a link to other network gear); "
+        "absent on other ports.",
+        *INTERFACE,
+    ),
     _device(
         "dozor_interface_receive_bytes_total",
         "counter",
@@ -336,6 +352,7 @@ class CollectorMetrics:
         self.enrollments = self._counter(registry, "dozor_enrollments_total")
         self.change_events = self._counter(registry, "dozor_change_events_total")
         self.db_errors = self._counter(registry, "dozor_db_errors_total")
+        self.poll_runs_skipped = self._counter(registry, "dozor_poll_runs_skipped_total")
         self.ingest_duration = self._histogram(registry, "dozor_ingest_duration_seconds", _LATENCY_BUCKETS)
         self.db_write_duration = self._histogram(
             registry, "dozor_db_write_duration_seconds", _LATENCY_BUCKETS
@@ -592,6 +609,8 @@ def _device_metrics(out: _Families, state: DeviceState) -> None:
         labels = (*device, str(nic.get("name") or nic.get("descr") or ""), str(nic.get("if_index")))
         oper = nic.get("oper_status")
         out.add("dozor_interface_up", labels, None if oper is None else float(oper == "up"))
+        if {nic.get("name"), nic.get("descr")} & state.uplinks:
+            out.add("dozor_interface_uplink", labels, 1)
         out.add("dozor_interface_receive_bytes_total", labels, _number(nic.get("in_octets_total")))
         out.add("dozor_interface_transmit_bytes_total", labels, _number(nic.get("out_octets_total")))
         errors = [_number(nic.get("in_errors_total")), _number(nic.get("out_errors_total"))]

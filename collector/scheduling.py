@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -43,3 +44,13 @@ def add_device_job(
         coalesce=True,
         misfire_grace_time=int(interval),
     )
+
+
+def count_skipped_runs(scheduler: AsyncIOScheduler, skipped: Callable[[], None]) -> None:
+    """Call ``skipped()`` for every run the scheduler skips because the device's last one still
+    runs: the sign that polls take longer than their interval (a backlog), worth an alert."""
+
+    def on_skip(_event: JobSubmissionEvent) -> None:
+        skipped()
+
+    scheduler.add_listener(on_skip, EVENT_JOB_MAX_INSTANCES)

@@ -31,7 +31,7 @@ from collector.metrics import CollectorMetrics
 from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
 from collector.pollers.snmp.profiles import Profile, load_profiles
 from collector.pollers.snmp.session import Credentials
-from collector.scheduling import TAKEOVER_INTERVALS, add_device_job
+from collector.scheduling import TAKEOVER_INTERVALS, add_device_job, count_skipped_runs
 from collector.store.devices import PollOutcome, apply_poll, claim_poll, ensure_device
 from collector.store.models import Device
 
@@ -145,6 +145,8 @@ class SnmpPolling:
                 interval=interval,
                 max_jitter=30.0,
             )
+        if self._metrics is not None:
+            count_skipped_runs(self._scheduler, self._metrics.poll_runs_skipped.labels("snmp").inc)
         self._scheduler.start()
         log.info("SNMP polling started: %d devices every %ss", len(self._config.devices), interval)
 

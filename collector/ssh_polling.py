@@ -43,7 +43,7 @@ from collector.pollers.ssh import (
     normalize_config,
     parse_facts,
 )
-from collector.scheduling import TAKEOVER_INTERVALS, add_device_job
+from collector.scheduling import TAKEOVER_INTERVALS, add_device_job, count_skipped_runs
 from collector.store import ssh as store
 from collector.store.devices import claim_poll, ensure_device
 from collector.store.models import Device
@@ -276,6 +276,8 @@ class SshPolling:
                 interval=interval,
                 max_jitter=60.0,
             )
+        if self._metrics is not None:
+            count_skipped_runs(self._scheduler, self._metrics.poll_runs_skipped.labels("ssh").inc)
         self._scheduler.start()
         log.info("SSH backups started: %d devices every %ss", len(self._devices), interval)
 

@@ -70,6 +70,7 @@ def full_registry() -> CollectorRegistry:
     metrics.reports_rejected.labels("malformed_json").inc()
     metrics.enrollments.labels("enrolled").inc()
     metrics.change_events.labels("software", "added").inc()
+    metrics.poll_runs_skipped.labels("snmp").inc()
     metrics.ingest_duration.observe(0.01)
     metrics.db_write_duration.observe(0.01)
     metrics.db_batch_size.observe(3)
@@ -181,6 +182,7 @@ def device_view() -> DeviceView:
             DeviceIdentity("10.0.0.2", "sw-hq-1", "switch", "Room 101", "HQ"),
             facts={
                 "system": {"name": "sw-hq-1", "uptime_ticks": 100_000 - seconds_ago * 100},
+                "lldp": [{"local_port_name": "ge1", "remote_sys_name": "sw-core"}],
                 "interfaces": [_interface(1, "ge1", "up", grown), _interface(2, "ge2", "down", grown)],
             },
             at=at - seconds_ago,
@@ -312,6 +314,9 @@ def test_device_values() -> None:
     info = (("address", "10.0.0.2"), *switch, ("group", "HQ"), ("kind", "switch"), ("location", "Room 101"))
     assert samples[("dozor_device_info", info)] == 1
     ge1 = (*switch, ("if_index", "1"), ("interface", "ge1"))
+    assert samples[("dozor_interface_uplink", ge1)] == 1
+    ge2 = (*switch, ("if_index", "2"), ("interface", "ge2"))
+    assert ("dozor_interface_uplink", ge2) not in samples, "only ports with a neighbour"
     assert samples[("dozor_interface_errors_total", ge1)] == 3, "counted since the first poll"
     assert samples[("dozor_interface_receive_bytes_total", ge1)] == 3000
     assert samples[("dozor_interface_transmit_bytes_total", ge1)] == 6000
