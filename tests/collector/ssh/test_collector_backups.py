@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -113,7 +114,8 @@ def fleet(simulator: SwitchSimulator, tmp_path_factory: pytest.TempPathFactory) 
         assert secret not in everything, "a secret reached the logs"
 
 
-def test_backups_versions_diffs_and_events(fleet: Fleet) -> None:
+def test_backups_versions_diffs_and_events(fleet: Fleet, shared_testdata: Path) -> None:
+    """Needs ../shared: the CLI facts it checks are parsed from the real recordings."""
     live, devices = fleet
     admin = live.admin()
     for name, (_, device_id) in devices.items():

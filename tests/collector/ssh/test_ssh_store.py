@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -148,7 +149,10 @@ def cisco_result() -> CliResult:
     )
 
 
-def test_cli_facts_join_the_snmp_device_and_tables_are_not_history(sessions: sessionmaker[Session]) -> None:
+def test_cli_facts_join_the_snmp_device_and_tables_are_not_history(
+    sessions: sessionmaker[Session], shared_testdata: Path
+) -> None:
+    """Needs ../shared: the Cisco MAC/ARP outputs are the real recordings."""
     cli, errors = cli_facts("cisco_ios", cisco_result())
     assert not errors and cli["mac_table"], errors
     snmp = {
