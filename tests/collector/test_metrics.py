@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Temperature
+from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Report, Temperature
 from collector.backup_view import BackupView
 from collector.device_view import DeviceIdentity, DeviceView
 from collector.discovery_view import DiscoveryView
@@ -32,9 +32,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 UNIT_SUFFIX = {"bytes": "_bytes", "seconds": "_seconds", "celsius": "_celsius", "ratio": "_ratio"}
 
 
-def full_registry() -> CollectorRegistry:
-    """A registry whose fleet has every optional fact filled, plus one offline host."""
-    fleet = Fleet()
+def rich_report() -> Report:
+    """An online host's report with every optional fact filled."""
     health = msgspec.structs.replace(
         factories.health(),
         load_1m=0.7,
@@ -61,8 +60,13 @@ def full_registry() -> CollectorRegistry:
         updates=msgspec.structs.replace(inventory.security.updates, last_installed_at=NOW),
     )
     inventory = msgspec.structs.replace(inventory, security=security)
-    online = msgspec.structs.replace(factories.report(machine=1, inv=inventory), health=health)
-    fleet.observe(1, online, NOW)
+    return msgspec.structs.replace(factories.report(machine=1, inv=inventory), health=health)
+
+
+def full_registry() -> CollectorRegistry:
+    """A registry whose fleet has every optional fact filled, plus one offline host."""
+    fleet = Fleet()
+    fleet.observe(1, rich_report(), NOW)
     fleet.observe(2, factories.report(machine=2), datetime(2026, 11, 1, tzinfo=UTC))
     registry = CollectorRegistry()
     metrics = CollectorMetrics(registry)
@@ -81,9 +85,10 @@ def full_registry() -> CollectorRegistry:
     return registry
 
 
-def discovery_view() -> DiscoveryView:
-    """A sweep that found an unknown HP on a switch port, then one that lacked CAP_NET_RAW."""
-    view = DiscoveryView()
+def discovery_view(view: DiscoveryView | None = None) -> DiscoveryView:
+    """A sweep that found an unknown HP on a switch port, then one that lacked CAP_NET_RAW
+    (recorded into ``view``, or a new one)."""
+    view = DiscoveryView() if view is None else view
     unknown = UnknownDevice(
         device_id=40,
         mac="3c:52:82:00:00:c8",
@@ -104,9 +109,10 @@ def discovery_view() -> DiscoveryView:
     return view
 
 
-def backup_view() -> BackupView:
-    """A switch whose config changed once and whose backups then failed on a changed host key."""
-    view = BackupView()
+def backup_view(view: BackupView | None = None) -> BackupView:
+    """A switch whose config changed once and whose backups then failed on a changed host key
+    (recorded into ``view``, or a new one)."""
+    view = BackupView() if view is None else view
     status = SshStatus(
         device_id=10,
         host_key_fingerprint="SHA256:old",
@@ -170,10 +176,10 @@ def _supply(index: int, description: str, colour: str | None, percent: float | N
     }
 
 
-def device_view() -> DeviceView:
+def device_view(view: DeviceView | None = None) -> DeviceView:
     """A switch, a printer (one supply level unknown, one condition) and a UPS that answered, and
-    a device that timed out twice."""
-    view = DeviceView()
+    a device that timed out twice (recorded into ``view``, or a new one)."""
+    view = DeviceView() if view is None else view
     at = NOW.timestamp()
     common = {"at": at, "part_errors": {}}
     for grown, seconds_ago in ((0, 60), (3000, 0)):
