@@ -1,7 +1,7 @@
 """LAN discovery figures: a real sweep inside namespaces, and correlation at council scale.
 
 * ``sweep``: a /24 with ``--responders`` hosts (each its own namespace with an HP/Dell/Cisco MAC on
-  one bridge) swept from a scanner namespace by ``python -m collector.discovery sweep``; prints the
+  one bridge) swept from a scanner namespace by ``python -m collector.sources.discovery sweep``; prints the
   sweep's own wall time (target ≤ 3 s), with and without name lookups, and the process wall time
   (interpreter and scapy start included). Needs root and ``ip netns``; nothing leaves the namespaces.
 * ``correlate``: ``--macs`` host MACs behind ``--switches`` switches, as SNMP facts (the poller's
@@ -25,8 +25,8 @@ import time
 import tracemalloc
 from typing import Any
 
-from collector.discovery.correlate import correlate, known_device, switch_table
-from collector.discovery.model import Sighting
+from collector.sources.discovery.correlate import correlate, known_device, switch_table
+from collector.sources.discovery.model import Sighting
 from tests.collector.discovery.netlab import LAN, Lab, netns_unavailable
 
 OUIS = ("3c:52:82", "00:1a:a0", "a8:b1:d4")
@@ -51,7 +51,7 @@ def bench_sweep(responders: int) -> None:
         for label, extra in (("without names", ["--no-names"]), ("with names", [])):
             started = time.monotonic()
             process = lab.popen(
-                "scan", "-m", "collector.discovery", "sweep",
+                "scan", "-m", "collector.sources.discovery", "sweep",
                 "--interface", "eth0", "--subnet", f"{LAN}.0/24",
                 "--rate", "1000", "--timeout", "0.5", *extra,
             )  # fmt: skip

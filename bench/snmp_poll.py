@@ -6,7 +6,7 @@ fleet spread over several snmpsim processes. Every phase polls the whole fleet o
 bounded concurrency and prints its wall time, devices/s and the CPU seconds of each process:
 
 * ``dozor switch``: ``poll_device`` with every shipped profile and one shared ``SnmpEngine``, bounded
-  by a semaphore as ``collector/snmp_polling.py`` does: the issue's scenario (target: all devices
+  by a semaphore as ``collector/sources/snmp/schedule.py`` does: the issue's scenario (target: all devices
   within the interval, at most one core for Dozor's side).
 * ``dozor collector``: the collector's own ``SnmpPolling`` (APScheduler jobs, SQLite store, device
   view) started on the same fleet, timed until every device has been recorded.
@@ -45,10 +45,10 @@ import psutil
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
 from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
-from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
-from collector.pollers.snmp.profiles import Profile, load_profiles
-from collector.pollers.snmp.session import Credentials
-from collector.snmp_polling import device_deadline
+from collector.sources.snmp.poll import DevicePoll, Target, poll_device
+from collector.sources.snmp.profiles import Profile, load_profiles
+from collector.sources.snmp.schedule import device_deadline
+from collector.sources.snmp.session import Credentials
 from tests.collector.live_server import free_port
 from tests.collector.snmp.conftest import free_udp_port
 
@@ -263,8 +263,8 @@ def dozor_collector(
 ) -> Phase:
     """The collector's ``SnmpPolling`` (scheduler, store on SQLite, device view) on the fleet, from
     ``start()`` until every device has been recorded once."""
-    from collector.device_view import DeviceView
-    from collector.snmp_polling import SnmpPolling
+    from collector.sources.snmp.schedule import SnmpPolling
+    from collector.sources.snmp.view import DeviceView
     from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 
     phase = Phase("dozor collector, first interval (SnmpPolling, SQLite store, engine set-up)", len(devices))
@@ -285,7 +285,7 @@ def dozor_collector(
     async def run() -> None:
         polling = SnmpPolling(fleet_config, make_sessionmaker(engine), view)
         with measured(phase, sims):
-            polling.start()
+            await polling.start()
             try:
                 limit = time.monotonic() + config.interval_seconds * 3
                 while len([d for d in view.devices() if d.last_attempt]) < len(devices):

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import psutil
 
-from collector.backup_view import BackupView
 from collector.config import SshConfig, SshCredential, SshDevice
-from collector.ssh_polling import BackupResult, SshPolling
-from collector.store import ssh as store
+from collector.sources.ssh import store
+from collector.sources.ssh.schedule import BackupResult, SshPolling
+from collector.sources.ssh.view import BackupView
 from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
 from collector.store.models import ConfigVersion
 from tests.collector.ssh.conftest import device_config, device_replies
@@ -148,7 +148,7 @@ async def run(count: int, concurrency: int, timeout: float, processes: int, work
         )
         print(f"collector side before the first backup: RSS {baseline:.1f} MiB")
         started, cpu_before = time.monotonic(), cpu()
-        polling.start()
+        await polling.start()
         while len(view.devices()) < count and time.monotonic() - started < max(2 * TARGET_SECONDS, timeout):
             await asyncio.sleep(0.2)
         first = time.monotonic() - started

@@ -226,7 +226,7 @@ class SshDevice(_Section, kw_only=True):
     """IPv4 or IPv6 literal, or a hostname; the same address as an SNMP device means the same device."""
     port: Annotated[int, Meta(ge=1, le=65535)] = 22
     platform: str
-    """A platform of ``collector/pollers/ssh/platforms.yaml`` (``cisco_ios``, ``hp_procurve``, …)."""
+    """A platform of ``collector/sources/ssh/platforms.yaml`` (``cisco_ios``, ``hp_procurve``, …)."""
     credential: str
     """The name of an entry of ``ssh.credentials``."""
     name: Annotated[str, Meta(max_length=256)] | None = None
@@ -249,7 +249,7 @@ class SshConfig(_Section):
 
 class DiscoveryConfig(_Section):
     """LAN discovery: an ARP/ICMP sweep of the listed subnets, matched with the switches'
-    forwarding tables and the agents' interfaces (``collector.discovery``)."""
+    forwarding tables and the agents' interfaces (``collector.sources.discovery``)."""
 
     interface: Annotated[str, Meta(min_length=1, max_length=15)] | None = None
     """The network interface the sweep sends through (needed when ``subnets`` is not empty)."""
@@ -420,8 +420,8 @@ def _check_discovery(discovery: DiscoveryConfig) -> None:
         return
     if discovery.interface is None:
         raise ConfigError("discovery.interface: needed when discovery.subnets is not empty")
-    from collector.discovery.model import DiscoveryError  # only when a sweep is configured
-    from collector.discovery.sweep import parse_subnets
+    from collector.sources.discovery.model import DiscoveryError  # only when a sweep is configured
+    from collector.sources.discovery.sweep import parse_subnets
 
     try:
         parse_subnets(discovery.subnets, discovery.max_prefix)
@@ -436,7 +436,7 @@ def _check_ssh(ssh: SshConfig) -> None:
             raise ConfigError(f"ssh.credentials.{name}: {problem}")
     if not ssh.devices:
         return
-    from collector.pollers.ssh.platforms import platforms  # only when SSH is configured
+    from collector.sources.ssh.platforms import platforms  # only when SSH is configured
 
     known_platforms = platforms()
     for index, device in enumerate(ssh.devices):

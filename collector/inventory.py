@@ -471,7 +471,7 @@ SNMP_RULES = Rules(
         }
     ),
 )
-"""Rules for ``collector.pollers.snmp.poller`` facts (``DevicePoll.facts``)."""
+"""Rules for ``collector.sources.snmp.poll`` facts (``DevicePoll.facts``)."""
 
 SUPPLY_REPLACED = (30.0, 90.0)
 """A supply whose level rises by at least the first percentage points to at least the second
@@ -531,4 +531,5 @@ CLI_RULES = Rules(
         }
     ),
 )
-"""Rules for the ``cli`` section a device's SSH facts are stored under (``collector.ssh_polling``)."""
+"""Rules for the ``cli`` section a device's SSH facts are stored under
+(``collector.sources.ssh.schedule``)."""

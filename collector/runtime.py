@@ -1,5 +1,8 @@
-"""Everything a running collector holds, built once from the config: database, secrets, ingest,
-fleet view and metrics registry."""
+"""The composition root: everything a running collector holds, built once from the config — the
+store, the secrets, the in-memory views with their exporters, and every service in start order.
+
+Adding a service is one entry in :func:`build_services`; nothing else starts or stops anything.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +15,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import msgspec
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.backup_view import BackupView
+from collector.agents.fleet import Fleet
+from collector.agents.fleet_sync import FleetSync
+from collector.agents.ingest import Ingest
+from collector.agents.local_agent import LocalAgent
 from collector.config import CollectorConfig
-from collector.device_view import DeviceView
-from collector.discovery_view import DiscoveryView
-from collector.fleet import Fleet, host_state_from_row
-from collector.ingest import Ingest
-from collector.metrics import (
-    BackupCollector,
-    CollectorMetrics,
-    DeviceCollector,
-    DiscoveryCollector,
-    FleetCollector,
-)
+from collector.metrics.exporters.discovery import DiscoveryCollector
+from collector.metrics.exporters.fleet import FleetCollector
+from collector.metrics.exporters.snmp import DeviceCollector
+from collector.metrics.exporters.ssh import BackupCollector
+from collector.metrics.instruments import CollectorMetrics
+from collector.notify.digest import DigestSchedule
+from collector.services import Service, ServiceRunner
+from collector.sources.discovery.schedule import DiscoveryPolling
+from collector.sources.discovery.view import DiscoveryView
+from collector.sources.snmp.schedule import SnmpPolling
+from collector.sources.snmp.view import DeviceView
+from collector.sources.ssh.schedule import SshPolling
+from collector.sources.ssh.view import BackupView
 from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url
-from collector.store.queries import fleet_rows
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +80,22 @@ class Runtime:
     """This replica's name in the devices' poll claims (shared by SNMP and SSH: a device belongs
     to one replica for both)."""
 
+    services: ServiceRunner = field(default_factory=lambda: ServiceRunner(()))
+    """Every long-running part, started and stopped by the HTTP app's lifespan."""
+    ssh_backups: SshPolling | None = None
+    """For backups asked for through the API (None: no SSH devices configured)."""
+    lan_discovery: DiscoveryPolling | None = None
+    """For sweeps asked for through the API (None: discovery not configured)."""
+
     @property
     def offline_after(self) -> timedelta:
         return timedelta(seconds=self.config.liveness.offline_after_seconds)
 
-    def reload_fleet(self, seen_since: datetime | None = None) -> int:
-        """Rebuild the in-memory fleet view from the store: all of it, or merge in the hosts seen
-        since ``seen_since`` (what other replicas received); returns how many hosts were read."""
-        with self.sessions() as session:
-            # FleetRow's fields are host_state_from_row's parameters, by design.
-            states = [
-                host_state_from_row(**msgspec.structs.asdict(row)) for row in fleet_rows(session, seen_since)
-            ]
-        if seen_since is None:
-            self.fleet.replace_all(states)
-        else:
-            self.fleet.merge(states)
-        return len(states)
+    async def start(self) -> None:
+        await self.services.start()
+
+    async def stop(self) -> None:
+        await self.services.stop()
 
 
 def database_url(config: CollectorConfig) -> str:
@@ -132,7 +137,7 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         token_cache_seconds=config.auth.token_cache_seconds,
         clock=lambda: datetime.now(UTC),
     )
-    return Runtime(
+    runtime = Runtime(
         config=config,
         engine=engine,
         sessions=sessions,
@@ -146,3 +151,34 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         backups=backups,
         discovery=discovery,
     )
+    if config.ssh.devices:
+        runtime.ssh_backups = SshPolling(config.ssh, sessions, backups, runtime.poller_id, metrics)
+    if config.discovery.subnets or not config.discovery.auto_accept:
+        runtime.lan_discovery = DiscoveryPolling(
+            config.discovery,
+            sessions,
+            discovery,
+            runtime.poller_id,
+            metrics,
+            hold_every_seconds=config.liveness.resync_seconds,
+        )
+    runtime.services = ServiceRunner(build_services(runtime))
+    return runtime
+
+
+def build_services(runtime: Runtime) -> list[Service]:
+    """Every long-running part the config asks for, in start order (they stop in reverse: the
+    local agent's last report is committed before ingest stops)."""
+    config, sessions = runtime.config, runtime.sessions
+    wanted: list[Service | None] = [
+        FleetSync(sessions, runtime.fleet, config.liveness.resync_seconds),
+        runtime.ingest,
+        LocalAgent(config, runtime.enrollment_secret) if config.local_agent else None,
+        DigestSchedule(config.digest, sessions, runtime.offline_after) if config.digest.enabled else None,
+        SnmpPolling(config.snmp, sessions, runtime.devices, runtime.metrics, poller_id=runtime.poller_id)
+        if config.snmp.devices
+        else None,
+        runtime.ssh_backups,
+        runtime.lan_discovery,
+    ]
+    return [service for service in wanted if service is not None]

@@ -26,4 +26,5 @@ fi
 
 venv dev
 .venv/bin/ruff check .
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q -ra "$@"

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from agent.schema.messages import EnrollRequest, EnrollResponse, IngestResponse
 from agent.schema.report import Report
+from collector.agents.ingest import Rejected, decode_report
 from collector.api.common import MsgspecResponse, json_body, json_responses, runtime_of
-from collector.ingest import Rejected, decode_report
 
 router = APIRouter(tags=["agents"])
 

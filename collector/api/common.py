@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from agent.schema.messages import ErrorResponse
-from collector.ingest import Rejected
+from collector.agents.ingest import Rejected
 from collector.runtime import Runtime
 
 
@@ -29,6 +32,25 @@ def error_response(status: int, reason: str, detail: str) -> MsgspecResponse:
 
 def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+async def read_store(
+    runtime: Runtime,
+    query: Callable[Concatenate[Session, Params], Result],
+    *args: Params.args,
+    **kwargs: Params.kwargs,
+) -> Result:
+    """``query(session, *args)`` in a worker thread, in a session of its own (store reads block)."""
+
+    def read() -> Result:
+        with runtime.sessions() as session:
+            return query(session, *args, **kwargs)
+
+    return await run_in_threadpool(read)
 
 
 _bearer = HTTPBearer(auto_error=False, description="The admin token from <data dir>/admin.token")

@@ -1,6 +1,6 @@
 """Admin routes over network devices' running-config backups and SSH host keys.
 
-Config texts and diffs are masked (``collector.pollers.ssh.mask_secrets``) unless the request says
+Config texts and diffs are masked (``collector.sources.ssh.mask_secrets``) unless the request says
 ``?raw=true``. Every route here needs the admin token, and that is the one credential that can ask
 for raw text: an agent's token or none gets 401 whatever the query says. A raw answer carries
 ``Cache-Control: no-store`` and is logged as an audit line (device, version, client), never with
@@ -17,12 +17,12 @@ import msgspec
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from collector.api.common import Admin, MsgspecResponse, json_body, json_responses
-from collector.ingest import Rejected
-from collector.pollers.ssh import config_diff, mask_secrets
-from collector.ssh_polling import SshPolling
+from collector.agents.ingest import Rejected
+from collector.api.common import Admin, MsgspecResponse, json_body, json_responses, read_store
+from collector.runtime import Runtime
+from collector.sources.ssh import config_diff, mask_secrets, store
+from collector.sources.ssh.schedule import SshPolling
 from collector.store import devices as devices_store
-from collector.store import ssh as store
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["configs"])
@@ -99,11 +99,7 @@ async def _device_or_404(runtime: Admin, device_id: int) -> None:
 async def ssh_status(device_id: int, runtime: Admin) -> MsgspecResponse:
     await _device_or_404(runtime, device_id)
 
-    def read() -> store.SshStatus:
-        with runtime.sessions() as session:
-            return store.ssh_status(session, device_id)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(await read_store(runtime, store.ssh_status, device_id))
 
 
 @router.get(
@@ -114,11 +110,7 @@ async def ssh_status(device_id: int, runtime: Admin) -> MsgspecResponse:
 async def list_versions(device_id: int, runtime: Admin) -> MsgspecResponse:
     await _device_or_404(runtime, device_id)
 
-    def read() -> list[store.ConfigVersionSummary]:
-        with runtime.sessions() as session:
-            return store.list_config_versions(session, device_id)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(await read_store(runtime, store.list_config_versions, device_id))
 
 
 @router.get(
@@ -174,11 +166,7 @@ async def diff_versions(
 async def get_version(
     device_id: int, version_id: int, runtime: Admin, request: Request, raw: Raw = False
 ) -> MsgspecResponse:
-    def read() -> store.ConfigVersionText | None:
-        with runtime.sessions() as session:
-            return store.get_config_version(session, device_id, version_id)
-
-    version = await run_in_threadpool(read)
+    version = await read_store(runtime, store.get_config_version, device_id, version_id)
     if version is None:
         raise Rejected(404, "not_found", f"device {device_id} has no config version {version_id}")
     if raw:
@@ -193,8 +181,8 @@ async def get_version(
     return _no_store(MsgspecResponse(view), raw)
 
 
-def _polling(request: Request) -> SshPolling:
-    polling: SshPolling | None = getattr(request.app.state, "ssh_polling", None)
+def _polling(runtime: Runtime) -> SshPolling:
+    polling = runtime.ssh_backups
     if polling is None:
         raise Rejected(409, "ssh_not_configured", "this collector backs up no SSH devices (section ssh)")
     return polling
@@ -206,7 +194,7 @@ def _polling(request: Request) -> SshPolling:
     summary="Back the device's running config up now (waits for the session, bounded by ssh.timeout_seconds)",
 )
 async def backup_now(device_id: int, runtime: Admin, request: Request) -> MsgspecResponse:
-    polling = _polling(request)
+    polling = _polling(runtime)
 
     def read() -> str | None:
         with runtime.sessions() as session:

@@ -9,12 +9,12 @@ import msgspec
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from collector.api.common import Admin, MsgspecResponse, json_responses
-from collector.device_view import DeviceState
-from collector.ingest import Rejected
+from collector.agents.ingest import Rejected
+from collector.api.common import Admin, MsgspecResponse, json_responses, read_store
+from collector.sources.snmp import store as snmp_store
+from collector.sources.snmp.supplies import days_until
+from collector.sources.snmp.view import DeviceState
 from collector.store import devices as store
-from collector.store import supplies as supplies_store
-from collector.supplies import days_until
 
 router = APIRouter(tags=["devices"])
 
@@ -106,11 +106,7 @@ def _summary_fields(row: store.DeviceRow, state: DeviceState | None) -> dict[str
     summary="All polled network devices with their last poll's outcome",
 )
 async def list_devices(runtime: Admin) -> MsgspecResponse:
-    def read() -> list[store.DeviceRow]:
-        with runtime.sessions() as session:
-            return store.list_devices(session)
-
-    rows = await run_in_threadpool(read)
+    rows = await read_store(runtime, store.list_devices)
     return MsgspecResponse(
         [DeviceSummary(**_summary_fields(row, runtime.devices.get(row.id))) for row in rows]
     )
@@ -122,11 +118,7 @@ async def list_devices(runtime: Admin) -> MsgspecResponse:
     summary="One polled device: its last poll's outcome and the facts it answered",
 )
 async def get_device(device_id: int, runtime: Admin) -> MsgspecResponse:
-    def read() -> store.DeviceRow | None:
-        with runtime.sessions() as session:
-            return store.get_device(session, device_id)
-
-    row = await run_in_threadpool(read)
+    row = await read_store(runtime, store.get_device, device_id)
     if row is None:
         raise Rejected(404, "not_found", f"no polled device with id {device_id}")
     state = runtime.devices.get(row.id)
@@ -159,17 +151,17 @@ def _supply_forecast(supply: dict[str, Any], now: datetime) -> SupplyForecast:
 
 @router.get(
     "/devices/{device_id}/supplies/history",
-    responses=json_responses(list[supplies_store.SupplyHistory], 401, 404),
+    responses=json_responses(list[snmp_store.SupplyHistory], 401, 404),
     summary="A printer's supply levels over time, and when each runs out",
 )
 async def get_supply_history(
     device_id: int, runtime: Admin, days: Annotated[int, Query(ge=1, le=400)] = 90
 ) -> MsgspecResponse:
-    def read() -> list[supplies_store.SupplyHistory] | None:
+    def read() -> list[snmp_store.SupplyHistory] | None:
         with runtime.sessions() as session:
             if store.get_device(session, device_id) is None:
                 return None
-            return supplies_store.supply_history(session, device_id, datetime.now(UTC) - timedelta(days=days))
+            return snmp_store.supply_history(session, device_id, datetime.now(UTC) - timedelta(days=days))
 
     history = await run_in_threadpool(read)
     if history is None:

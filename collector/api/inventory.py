@@ -7,10 +7,9 @@ from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
-from collector.api.common import Admin, MsgspecResponse, json_responses
-from collector.ingest import Rejected
+from collector.agents.ingest import Rejected
+from collector.api.common import Admin, MsgspecResponse, json_responses, read_store
 from collector.store import queries
 
 router = APIRouter(tags=["inventory"])
@@ -25,11 +24,9 @@ class RevokeResponse(msgspec.Struct):
     "/hosts", responses=json_responses(list[queries.HostSummary], 401), summary="All PCs with an agent"
 )
 async def list_hosts(runtime: Admin) -> MsgspecResponse:
-    def read() -> list[queries.HostSummary]:
-        with runtime.sessions() as session:
-            return queries.list_hosts(session, datetime.now(UTC), runtime.offline_after)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(
+        await read_store(runtime, queries.list_hosts, datetime.now(UTC), runtime.offline_after)
+    )
 
 
 @router.get(
@@ -38,11 +35,7 @@ async def list_hosts(runtime: Admin) -> MsgspecResponse:
     summary="One PC: hardware, software, security posture and health",
 )
 async def get_host(device_id: int, runtime: Admin) -> MsgspecResponse:
-    def read() -> queries.HostDetail | None:
-        with runtime.sessions() as session:
-            return queries.get_host(session, device_id, datetime.now(UTC), runtime.offline_after)
-
-    host = await run_in_threadpool(read)
+    host = await read_store(runtime, queries.get_host, device_id, datetime.now(UTC), runtime.offline_after)
     if host is None:
         raise Rejected(404, "not_found", f"no host with id {device_id}")
     return MsgspecResponse(host)
@@ -57,11 +50,7 @@ async def software_catalogue(
     runtime: Admin,
     name: Annotated[str | None, Query(max_length=256, description="substring of the name")] = None,
 ) -> MsgspecResponse:
-    def read() -> list[queries.CatalogueEntry]:
-        with runtime.sessions() as session:
-            return queries.software_catalogue(session, name)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(await read_store(runtime, queries.software_catalogue, name))
 
 
 Since = Annotated[datetime | None, Query(description="ISO 8601, inclusive")]
@@ -70,11 +59,7 @@ Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
 async def _changes(runtime: Admin, device_id: int | None, since, until, limit: int) -> MsgspecResponse:  # type: ignore[no-untyped-def]
-    def read() -> list[queries.ChangeView]:
-        with runtime.sessions() as session:
-            return queries.list_changes(session, device_id, since, until, limit)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(await read_store(runtime, queries.list_changes, device_id, since, until, limit))
 
 
 @router.get(

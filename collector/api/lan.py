@@ -12,10 +12,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.api.common import Admin, MsgspecResponse, json_body, json_responses
-from collector.discovery_polling import DiscoveryPolling, RunSummary
-from collector.ingest import Rejected
-from collector.store import discovery as store
+from collector.agents.ingest import Rejected
+from collector.api.common import Admin, MsgspecResponse, json_body, json_responses, read_store
+from collector.sources.discovery import store
+from collector.sources.discovery.schedule import RunSummary
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["lan"])
@@ -45,11 +45,7 @@ async def list_lan_devices(
 ) -> MsgspecResponse:
     filters = store.Filters(kind=kind, lifecycle=lifecycle, vlan=vlan, switch_id=switch_id, firewall=firewall)
 
-    def read() -> list[store.LanDevice]:
-        with runtime.sessions() as session:
-            return store.list_lan_devices(session, filters)
-
-    return MsgspecResponse(await run_in_threadpool(read))
+    return MsgspecResponse(await read_store(runtime, store.list_lan_devices, filters))
 
 
 @router.get(
@@ -58,11 +54,7 @@ async def list_lan_devices(
     summary="One device: where it was plugged in over time and every lifecycle action on it",
 )
 async def get_lan_device(device_id: int, runtime: Admin) -> MsgspecResponse:
-    def read() -> store.LanDeviceDetail | None:
-        with runtime.sessions() as session:
-            return store.get_lan_device(session, device_id)
-
-    device = await run_in_threadpool(read)
+    device = await read_store(runtime, store.get_lan_device, device_id)
     if device is None:
         raise Rejected(404, "not_found", f"no device with id {device_id}")
     return MsgspecResponse(device)
@@ -123,7 +115,7 @@ _action_route("retire", "Retire the device from operation")
     summary="Sweep the LAN now from this replica and record what it found",
 )
 async def sweep_now(runtime: Admin, request: Request) -> MsgspecResponse:
-    polling: DiscoveryPolling | None = getattr(request.app.state, "discovery", None)
+    polling = runtime.lan_discovery
     if polling is None or not polling.sweeps:
         raise Rejected(
             409, "discovery_not_configured", "this collector sweeps no subnets (discovery.subnets)"

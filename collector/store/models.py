@@ -235,7 +235,7 @@ class SupplySample(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"))
     supply: Mapped[str] = mapped_column(String(TEXT_MAX))
-    """The supply's name as the metrics label it (``collector.supplies.supply_names``)."""
+    """The supply's name as the metrics label it (``collector.sources.snmp.supplies.supply_names``)."""
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     percent: Mapped[float] = mapped_column(Float)
     empty_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -245,7 +245,7 @@ class SupplySample(Base):
 
 class ConfigVersion(Base):
     """One running configuration of a network device, stored when its normalised text changed
-    (``collector.pollers.ssh.normalize_config``). Secrets are stored as the device printed them;
+    (``collector.sources.ssh.normalize_config``). Secrets are stored as the device printed them;
     they are masked where a person reads them (API, CLI, change events)."""
 
     __tablename__ = "config_versions"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from collector.metrics import SPEC
+from collector.metrics.specs import SPEC
 from tests.conftest import REPO_ROOT
 from tests.promtool import promtool
 

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 import yaml
 
-from collector.__main__ import main
+from collector.cli import main
 from collector.config import CollectorConfig, ConfigError, load_config, parse_config
 from tests.conftest import REPO_ROOT
 

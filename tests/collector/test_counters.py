@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from collector.counters import CounterReading, advance, device_restarted, track_interfaces
+from collector.sources.snmp.counters import CounterReading, advance, device_restarted, track_interfaces
 
 WRAP = 2**32
 

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.config import DigestConfig, SmtpConfig, parse_config
-from collector.digest import (
+from collector.notify.digest import (
     DigestSchedule,
     DigestSendError,
     build_digest,
@@ -33,9 +33,10 @@ from collector.digest import (
     read_digest_input,
     send_digest,
 )
+from collector.sources.snmp.store import apply_poll
 from collector.store.agents import enroll_agent
 from collector.store.db import make_engine, make_sessionmaker, migrate
-from collector.store.devices import apply_poll, ensure_device
+from collector.store.devices import ensure_device
 from collector.store.reports import apply_report
 from tests import factories
 from tests.collector.live_server import free_port
@@ -268,11 +269,11 @@ def test_schedule_sends_and_cli_prints(
     schedule = DigestSchedule(_config(port, certificate[0]), sessions, timedelta(minutes=5))
 
     async def start_and_send() -> bool:
-        schedule.start()
+        await schedule.start()
         try:
             return await schedule.send_once()
         finally:
-            schedule.stop()
+            await schedule.stop()
 
     assert asyncio.run(start_and_send()) is True
     (message,) = inbox.wait(1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.runner import inventory_hash
-from collector.fleet import Fleet, host_state_from_row
+from collector.agents.fleet import Fleet, host_state_from_row
 from collector.store.agents import enroll_agent
 from collector.store.queries import fleet_rows
 from collector.store.reports import apply_report

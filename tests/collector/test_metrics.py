@@ -1,4 +1,4 @@
-"""``/metrics`` emits exactly what ``collector.metrics.SPECS`` declares, and passes promtool."""
+"""``/metrics`` emits exactly what ``collector.metrics.specs.SPECS`` declares, and passes promtool."""
 
 from __future__ import annotations
 
@@ -10,21 +10,18 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.schema.report import Battery, DiskIO, EncryptedVolume, LoggedInUser, Report, Temperature
-from collector.backup_view import BackupView
-from collector.device_view import DeviceIdentity, DeviceView
-from collector.discovery_view import DiscoveryView
-from collector.fleet import Fleet
-from collector.metrics import (
-    SPEC,
-    SPECS,
-    BackupCollector,
-    CollectorMetrics,
-    DeviceCollector,
-    DiscoveryCollector,
-    FleetCollector,
-)
-from collector.store.discovery import UnknownDevice
-from collector.store.ssh import SshStatus
+from collector.agents.fleet import Fleet
+from collector.metrics.exporters.discovery import DiscoveryCollector
+from collector.metrics.exporters.fleet import FleetCollector
+from collector.metrics.exporters.snmp import DeviceCollector
+from collector.metrics.exporters.ssh import BackupCollector
+from collector.metrics.instruments import CollectorMetrics
+from collector.metrics.specs import SPEC, SPECS
+from collector.sources.discovery.store import UnknownDevice
+from collector.sources.discovery.view import DiscoveryView
+from collector.sources.snmp.view import DeviceIdentity, DeviceView
+from collector.sources.ssh.store import SshStatus
+from collector.sources.ssh.view import BackupView
 from tests import factories
 from tests.promtool import promtool
 
@@ -136,7 +133,7 @@ def backup_view(view: BackupView | None = None) -> BackupView:
 
 
 def _interface(if_index: int, name: str, oper: str, grown: int = 0) -> dict:
-    """An interface as ``collector.pollers.snmp.poller.finish_interface`` makes it; ``grown``: how
+    """An interface as ``collector.sources.snmp.poll.finish_interface`` makes it; ``grown``: how
     many octets (and errors, by 1 per 1000) its counters moved on since the first poll."""
     return {
         "if_index": if_index,
@@ -160,7 +157,7 @@ def _interface(if_index: int, name: str, oper: str, grown: int = 0) -> dict:
 
 
 def _supply(index: int, description: str, colour: str | None, percent: float | None) -> dict:
-    """A supply as ``collector.pollers.snmp.poller.finish_supplies`` makes it."""
+    """A supply as ``collector.sources.snmp.poll.finish_supplies`` makes it."""
     return {
         "device": 1,
         "supply": index,
@@ -265,7 +262,7 @@ def test_emitted_metrics_match_declarations() -> None:
     emitted = set()
     for family in text_string_to_metric_families(text):
         name = exposition_name(family.name, family.type)
-        assert name in SPEC, f"{name} is emitted but not declared in collector.metrics.SPECS"
+        assert name in SPEC, f"{name} is emitted but not declared in collector.metrics.specs.SPECS"
         spec = SPEC[name]
         assert family.type == spec.type, name
         for sample in family.samples:

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from collector import scheduling
-from collector.scheduling import add_device_job, count_skipped_runs
+from collector.sources import scheduling
+from collector.sources.scheduling import add_device_job, count_skipped_runs
 
 
 def test_runs_that_outlast_the_interval_are_skipped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.pollers.snmp.poller import Target, poll_device
-from collector.pollers.snmp.profiles import Profile
-from collector.pollers.snmp.session import Credentials
-from collector.store.devices import apply_poll, guess_kind
+from collector.sources.snmp.poll import Target, poll_device
+from collector.sources.snmp.profiles import Profile
+from collector.sources.snmp.session import Credentials
+from collector.sources.snmp.store import apply_poll, guess_kind
 from collector.store.models import ChangeEvent, Device
 from tests.collector.snmp.conftest import Simulator, profiles, snmpsim  # noqa: F401  (fixtures)
 

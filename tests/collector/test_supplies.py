@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.store.devices import apply_poll
+from collector.sources.snmp.store import HISTORY, apply_poll, supply_history
+from collector.sources.snmp.supplies import days_until, forecast_empty_at, supply_names
 from collector.store.models import SupplySample
-from collector.store.supplies import HISTORY, supply_history
-from collector.supplies import days_until, forecast_empty_at, supply_names
 
 START = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.__main__ import _parser as collector_parser
+from collector.cli import _parser as collector_parser
 from collector.config import CollectorConfig
 from tests import factories
 from tests.collector.live_server import make_config, run_collector

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.pollers.snmp.poller import DevicePoll
-from collector.pollers.snmp.profiles import load_profiles
+from collector.sources.snmp.poll import DevicePoll
+from collector.sources.snmp.profiles import load_profiles
 from tests.collector.discovery.netlab import Lab, netns_unavailable
 from tests.collector.snmp.conftest import poll_recordings, serve_recordings
 

@@ -6,7 +6,7 @@ import copy
 from collections import Counter
 from pathlib import Path
 
-from collector.discovery.correlate import (
+from collector.sources.discovery.correlate import (
     PortLocation,
     correlate,
     describe_move,
@@ -17,9 +17,9 @@ from collector.discovery.correlate import (
     port_key,
     switch_table,
 )
-from collector.discovery.model import Sighting
-from collector.pollers.snmp.poller import DevicePoll
-from collector.pollers.ssh.facts import parse_facts
+from collector.sources.discovery.model import Sighting
+from collector.sources.snmp.poll import DevicePoll
+from collector.sources.ssh.facts import parse_facts
 
 
 def _cli(shared: Path, platform: str, command: str, sample: str) -> list[dict]:

@@ -22,10 +22,10 @@ from netaddr import EUI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.__main__ import main as collector_main
+from collector.cli import main as collector_main
+from collector.sources.snmp.store import apply_poll
 from collector.store.agents import enroll_agent
 from collector.store.db import make_engine, make_sessionmaker, migrate
-from collector.store.devices import apply_poll
 from collector.store.reports import apply_report
 from tests import factories
 from tests.collector.discovery.netlab import LAN, Lab

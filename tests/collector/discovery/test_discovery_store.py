@@ -12,14 +12,15 @@ from netaddr import EUI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.discovery.correlate import correlate
-from collector.discovery.model import Sighting
-from collector.store import discovery as store
+from collector.sources.discovery import store
+from collector.sources.discovery.correlate import correlate
+from collector.sources.discovery.model import Sighting
+from collector.sources.snmp.store import apply_poll
+from collector.sources.ssh.store import apply_cli_facts
 from collector.store.agents import enroll_agent
-from collector.store.devices import apply_poll, ensure_device
+from collector.store.devices import ensure_device
 from collector.store.models import ChangeEvent, Device, LifecycleAction
 from collector.store.reports import apply_report
-from collector.store.ssh import apply_cli_facts
 from tests import factories
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)

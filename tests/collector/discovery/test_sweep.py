@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from netaddr import EUI, IPNetwork
 
-from collector.discovery.model import DiscoveryError
-from collector.discovery.sweep import parse_subnets, plan_targets
+from collector.sources.discovery.model import DiscoveryError
+from collector.sources.discovery.sweep import parse_subnets, plan_targets
 from tests.collector.discovery.netlab import FAR, LAN, Lab
 
 SCANNER_MAC = "02:00:00:00:00:02"
@@ -28,7 +28,7 @@ SUBNETS = [f"{LAN}.0/25", f"{FAR}.10/32"]
 
 def run_sweep(lab: Lab, *extra: str, subnets: list[str] = SUBNETS) -> subprocess.CompletedProcess[str]:
     process = lab.popen(
-        "scan", "-m", "collector.discovery", "sweep", "--interface", "eth0",
+        "scan", "-m", "collector.sources.discovery", "sweep", "--interface", "eth0",
         *(arg for subnet in subnets for arg in ("--subnet", subnet)),
         "--rate", "2000", "--timeout", "0.5", "--name-timeout", "0.5", *extra,
     )  # fmt: skip
@@ -91,7 +91,8 @@ def test_sweep_without_cap_net_raw_names_the_capability(lab: Lab) -> None:
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is needed to drop CAP_NET_RAW")
     process = lab.popen(
-        "scan", "-m", "collector.discovery", "sweep", "--interface", "eth0", "--subnet", f"{LAN}.0/28",
+        "scan", "-m", "collector.sources.discovery", "sweep",
+        "--interface", "eth0", "--subnet", f"{LAN}.0/28",
         wrapper=("setpriv", "--bounding-set", "-net_raw"),
     )  # fmt: skip
     stdout, stderr = process.communicate(timeout=30)
@@ -110,7 +111,9 @@ def test_sweep_without_cap_net_raw_names_the_capability(lab: Lab) -> None:
     ],
 )
 def test_bad_sweep_configuration_is_a_named_error(lab: Lab, arguments: list[str], kind: str) -> None:
-    process = lab.popen("scan", "-m", "collector.discovery", "sweep", "--interface", "eth0", *arguments)
+    process = lab.popen(
+        "scan", "-m", "collector.sources.discovery", "sweep", "--interface", "eth0", *arguments
+    )  # fmt: skip
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 2
     assert stderr.startswith(f"dozor-discovery: {kind}: ") and "Traceback" not in stderr

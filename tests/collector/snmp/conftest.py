@@ -21,9 +21,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
-from collector.pollers.snmp.profiles import Profile, load_profiles
-from collector.pollers.snmp.session import Credentials
+from collector.sources.snmp.poll import DevicePoll, Target, poll_device
+from collector.sources.snmp.profiles import Profile, load_profiles
+from collector.sources.snmp.session import Credentials
 from tests.conftest import FIXTURES
 
 OWN_RECORDINGS = FIXTURES / "snmprec"

@@ -16,8 +16,8 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from collector.pollers.snmp import ber
-from collector.pollers.snmp.session import decode_value
+from collector.sources.snmp import ber
+from collector.sources.snmp.session import decode_value
 
 MODULES = {ber.VERSION_1: api.PROTOCOL_MODULES[api.SNMP_VERSION_1],
            ber.VERSION_2C: api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]}

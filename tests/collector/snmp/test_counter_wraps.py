@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
-from collector.device_view import DeviceIdentity, DeviceView
-from collector.pollers.snmp.poller import Target, poll_device
-from collector.pollers.snmp.profiles import load_profiles
-from collector.pollers.snmp.session import Credentials
+from collector.sources.snmp.poll import Target, poll_device
+from collector.sources.snmp.profiles import load_profiles
+from collector.sources.snmp.session import Credentials
+from collector.sources.snmp.view import DeviceIdentity, DeviceView
 from tests.collector.snmp.conftest import Simulator, serve_recordings
 
 VARIATING = Path(__file__).parents[2] / "fixtures" / "snmprec-variating"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from collector.pollers.snmp.poller import finish_fdb, interface_speed, merge_facts, supply_level
-from collector.pollers.snmp.profiles import (
+from collector.sources.snmp.poll import finish_fdb, interface_speed, merge_facts, supply_level
+from collector.sources.snmp.profiles import (
     Column,
     IndexPart,
     Profile,
@@ -18,7 +18,7 @@ from collector.pollers.snmp.profiles import (
     load_profiles,
     parse_index,
 )
-from collector.pollers.snmp.session import Credentials
+from collector.sources.snmp.session import Credentials
 
 PRINTER = next(p for p in load_profiles() if p.name == "printer")
 ERROR_BITS = PRINTER.mappings["printer_error_bits"]

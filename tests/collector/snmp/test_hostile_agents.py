@@ -19,9 +19,9 @@ from pyasn1.codec.ber import decoder, encoder
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from collector.pollers.snmp.poller import Target, poll_device
-from collector.pollers.snmp.profiles import load_profiles
-from collector.pollers.snmp.session import Credentials, SnmpError, SnmpSession
+from collector.sources.snmp.poll import Target, poll_device
+from collector.sources.snmp.profiles import load_profiles
+from collector.sources.snmp.session import Credentials, SnmpError, SnmpSession
 
 V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 ROOT = "1.3.6.1.2.1.2.2.1.2"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from collector.pollers.snmp.poller import DevicePoll, Target, poll_device
-from collector.pollers.snmp.profiles import Profile
-from collector.pollers.snmp.session import Credentials
+from collector.sources.snmp.poll import DevicePoll, Target, poll_device
+from collector.sources.snmp.profiles import Profile
+from collector.sources.snmp.session import Credentials
 from tests.collector.snmp.conftest import V3, Simulator
 
 

@@ -22,11 +22,11 @@ import pytest
 from pysnmp.proto import rfc1902
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import scheduling
 from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
-from collector.device_view import DeviceState, DeviceView
-from collector.pollers.snmp.profiles import load_profiles
-from collector.snmp_polling import SnmpPolling, device_deadline
+from collector.sources import scheduling
+from collector.sources.snmp.profiles import load_profiles
+from collector.sources.snmp.schedule import SnmpPolling, device_deadline
+from collector.sources.snmp.view import DeviceState, DeviceView
 from collector.store.db import make_engine, make_sessionmaker, migrate
 from tests.collector.snmp.conftest import Simulator
 from tests.collector.snmp.test_hostile_agents import Answer, Responder
@@ -210,7 +210,7 @@ async def observe(
         view = DeviceView()
         polling = SnmpPolling(config, sessions, view, profiles=PROFILES)
         give_up = time.monotonic() + 15
-        polling.start()
+        await polling.start()
         try:
             while not observed.window_start or time.time() < observed.window_start + WINDOW:
                 for state in view.devices():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import paramiko
 
-from collector.pollers.ssh.platforms import platform
+from collector.sources.ssh.platforms import platform
 
 USERNAME = "dozor"
 PASSWORD = "s3cret-login"

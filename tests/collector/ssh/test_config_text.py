@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.pollers.ssh import (
+from collector.sources.ssh import (
     MASK,
     ParseError,
     check_config,

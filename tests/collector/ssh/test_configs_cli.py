@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.__main__ import main
-from collector.pollers.ssh import MASK, Target
+from collector.cli import main
+from collector.sources.ssh import MASK, Target
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.pollers.ssh import CliError, ParseError, merge_version, parse_facts
-from collector.pollers.ssh.facts import FIELDS, normalize_mac, parse_records
-from collector.pollers.ssh.platforms import platform
+from collector.sources.ssh import CliError, ParseError, merge_version, parse_facts
+from collector.sources.ssh.facts import FIELDS, normalize_mac, parse_records
+from collector.sources.ssh.platforms import platform
 from tests.collector.ssh.conftest import DEVICES
 from tests.conftest import SHARED_TESTDATA
 

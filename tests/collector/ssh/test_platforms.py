@@ -9,7 +9,7 @@ import pytest
 from netmiko.ssh_dispatcher import CLASS_MAPPER
 from ntc_templates.parse import parse_output
 
-from collector.pollers.ssh.platforms import load_platforms, platform, platforms
+from collector.sources.ssh.platforms import load_platforms, platform, platforms
 
 PLATFORMS = sorted(platforms())
 
@@ -38,7 +38,7 @@ def test_unknown_platform_is_a_named_error() -> None:
 
 
 def test_a_secret_rule_without_a_group_fails_at_load(tmp_path: Path) -> None:
-    text = Path(__file__).parents[3].joinpath("collector/pollers/ssh/platforms.yaml").read_text()
+    text = Path(__file__).parents[3].joinpath("collector/sources/ssh/platforms.yaml").read_text()
     bad = text.replace(r"'^\s*create snmp community (\S+)'", r"'^\s*create snmp community \S+'")
     assert bad != text
     (tmp_path / "platforms.yaml").write_text(bad)

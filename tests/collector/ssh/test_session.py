@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from collector.pollers.ssh import (
+from collector.sources.ssh import (
     CliError,
     Credentials,
     Target,
@@ -19,7 +19,7 @@ from collector.pollers.ssh import (
     normalize_config,
     parse_facts,
 )
-from collector.pollers.ssh.platforms import platform
+from collector.sources.ssh.platforms import platform
 from tests.collector.ssh.conftest import CREDENTIALS, DEVICES, deadline_in
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice
 from tests.conftest import SHARED_TESTDATA

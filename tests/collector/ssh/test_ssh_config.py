@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import ConfigError, SshDevice, parse_config
-from collector.ssh_polling import store_address
+from collector.sources.ssh.schedule import store_address
 
 
 def test_ssh_devices_and_secret_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.pollers.ssh import CliResult, host_key_fingerprint, normalize_config
-from collector.ssh_polling import cli_facts
-from collector.store import ssh as store
-from collector.store.devices import apply_poll, ensure_device
+from collector.sources.snmp.store import apply_poll
+from collector.sources.ssh import CliResult, host_key_fingerprint, normalize_config, store
+from collector.sources.ssh.schedule import cli_facts
+from collector.store.devices import ensure_device
 from collector.store.models import ChangeEvent, Device
 from tests.collector.ssh.conftest import device_config, device_replies
 

@@ -1,1 +1,0 @@
-"""Pollers: the collector reaching out to devices (SNMP now; SSH and discovery later)."""
