@@ -10,20 +10,24 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import msgspec
 
 from agent import __version__
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
+from agent.logs import setup_logging
 from agent.runner import collect_health, collect_inventory, inventory_hash
-from agent.service import Agent, build_report, enroll
+from agent.service import STOP_DEADLINE_SECONDS, Agent, AgentThread, build_report, enroll
 from agent.state import State, machine_id
 from agent.transport import EnrollError, Transport
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+SIGNAL_POLL_SECONDS = 0.5
+"""How often the main thread looks whether a stop signal came (its handler only notes it)."""
+
+log = logging.getLogger("agent")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,12 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-
-
 def _print_report() -> int:
     health, health_errors = collect_health()
     inventory, inventory_errors = collect_inventory()
@@ -76,11 +74,11 @@ def _print_report() -> int:
     return 0
 
 
-def _enroll(config: AgentConfig) -> int:
+def _enroll(config: AgentConfig, config_file: Path) -> int:
     state = State(config.state_dir)
     transport = Transport(config.collector_url, ca_file=config.ca_file, timeout=config.request_timeout)
     try:
-        credentials = enroll(config, state, transport)
+        credentials = enroll(config, state, transport, config_file)
     except EnrollError as exc:
         print(f"dozor-agent: enrollment with {config.collector_url} failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -88,15 +86,25 @@ def _enroll(config: AgentConfig) -> int:
     return 0
 
 
-def _run(config: AgentConfig) -> int:
-    stop = threading.Event()
+def _run(config: AgentConfig, config_file: Path) -> int:
+    signalled: list[int] = []
 
-    def request_stop(_signum: int, _frame: object) -> None:
-        stop.set()  # nothing else: a signal handler must not re-enter logging's stream writes
+    def request_stop(signum: int, _frame: object) -> None:
+        signalled.append(signum)  # nothing else: a handler must take no lock the main thread may hold
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    Agent(config).run(stop)
+    worker = AgentThread(Agent(config, config_file=config_file))
+    worker.start()
+    while not signalled and not worker.join(SIGNAL_POLL_SECONDS):
+        pass
+    if not signalled:
+        log.error("the agent's loop failed", exc_info=worker.error)
+        return EXIT_FAILURE
+    worker.stop()
+    if not worker.join(STOP_DEADLINE_SECONDS):
+        log.error("the agent did not stop within %.0f s; exiting anyway", STOP_DEADLINE_SECONDS)
+        return EXIT_FAILURE
     return 0
 
 
@@ -110,16 +118,16 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "once":
-        _setup_logging("warning")
+        setup_logging("warning")
         return _print_report()
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(f"dozor-agent: {args.config}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    _setup_logging(config.log_level)
+    setup_logging(config.log_level)
     try:
-        return _enroll(config) if args.command == "enroll" else _run(config)
+        return _enroll(config, args.config) if args.command == "enroll" else _run(config, args.config)
     except OSError as exc:  # the state dir cannot be created, read or written
         where = f" ({exc.filename})" if exc.filename else ""
         print(

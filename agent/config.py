@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 import ssl
-import sys
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -20,15 +20,11 @@ import msgspec
 import yaml
 from msgspec import Meta, Struct
 
+from agent.os_defaults import CURRENT
+from agent.state import write_atomic
+
 SECRET_ENV = "DOZOR_ENROLLMENT_SECRET"
-_PROGRAM_DATA = Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "Dozor")
-DEFAULT_CONFIG_PATH = (
-    _PROGRAM_DATA / "agent.yaml" if sys.platform == "win32" else Path("/etc/dozor/agent.yaml")
-)
-
-
-def default_state_dir() -> Path:
-    return _PROGRAM_DATA if sys.platform == "win32" else Path("/var/lib/dozor-agent")
+DEFAULT_CONFIG_PATH = CURRENT.config_path
 
 
 class ConfigError(Exception):
@@ -44,7 +40,7 @@ class AgentConfig(Struct, forbid_unknown_fields=True, kw_only=True):
     """PEM bundle of the CA(s) that signed the collector's certificate (default: the system's)."""
     allow_insecure_http: bool = False
     """Plain ``http://`` to a non-loopback host would send the token in clear text: refused unless true."""
-    state_dir: Path = msgspec.field(default_factory=default_state_dir)
+    state_dir: Path = CURRENT.state_dir
     health_interval: Annotated[int, Meta(ge=1, le=86_400)] = 60
     inventory_interval: Annotated[int, Meta(ge=1, le=7 * 86_400)] = 3600
     spool_max_bytes: Annotated[int, Meta(ge=64 * 1024)] = 64 * 1024 * 1024
@@ -144,3 +140,64 @@ def load_config(path: Path) -> AgentConfig:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ConfigError(f"config error: cannot read {path}: {reason}") from None
     return parse_config(text, path.resolve().parent)
+
+
+SECRET_KEY = "enrollment_secret"
+REMOVED_SECRET_NOTE = "# enrollment_secret: removed by dozor-agent after enrolling (its token replaces it)"
+
+
+def without_secret(text: str) -> str | None:
+    """``text`` with its top-level ``enrollment_secret`` taken out, or None when it holds no secret.
+
+    The key's lines (with a comment on them) become :data:`REMOVED_SECRET_NOTE`; every other line
+    stays as written, comments included. Where that edit would not leave the same document without
+    the key (a flow mapping, an anchor used elsewhere…), the document is written anew without it,
+    comments lost: the secret goes either way.
+    """
+    document = yaml.safe_load(text)
+    if not isinstance(document, dict) or document.get(SECRET_KEY) is None:
+        return None
+    kept = {key: value for key, value in document.items() if key != SECRET_KEY}
+    edited = _cut_key_lines(text)
+    if edited is not None:
+        try:
+            if yaml.safe_load(edited) == kept:
+                return edited
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_dump(kept, sort_keys=False, allow_unicode=True)
+
+
+def _cut_key_lines(text: str) -> str | None:
+    """Replace the lines of each top-level ``enrollment_secret: …`` (a block mapping's entry: key at
+    the start of its line, value up to the end of its last line) by the note; None if it is not."""
+    root = yaml.compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    lines = text.splitlines(keepends=True)
+    spans: list[tuple[int, int]] = []
+    for key, value in root.value:
+        if not (isinstance(key, yaml.ScalarNode) and key.value == SECRET_KEY):
+            continue
+        if key.start_mark.column != 0 or root.flow_style:
+            return None
+        last = value.end_mark.line
+        if value.end_mark.column == 0 and last > key.start_mark.line:  # a block scalar ends on the next line
+            last -= 1
+        spans.append((key.start_mark.line, last))
+    for first, last in reversed(spans):
+        ending = lines[last][len(lines[last].rstrip("\r\n")) :] or "\n"
+        lines[first : last + 1] = [REMOVED_SECRET_NOTE + ending]
+    return "".join(lines)
+
+
+def forget_enrollment_secret(path: Path) -> bool:
+    """Rewrite the config file at ``path`` without its enrollment secret (atomically, same mode);
+    True if there was one. Raises OSError when the file cannot be read or replaced."""
+    path = path.resolve()  # replace a symlink's target, not the link
+    text = path.read_bytes().decode("utf-8")  # bytes: keep the file's line endings as they are
+    rewritten = without_secret(text)
+    if rewritten is None:
+        return False
+    write_atomic(path, rewritten.encode("utf-8"), mode=stat.S_IMODE(path.stat().st_mode))
+    return True

@@ -5,6 +5,10 @@ inventory at start and every ``inventory_interval``, and one delivery attempt pe
 spool has reports (so a long replay never delays a health sample). Idle, the agent sleeps until
 the next deadline.
 
+:class:`AgentThread` runs that loop on a thread of its own for whoever is told to stop (the
+Windows service's control handler, a signal handler): it ends the probes' running tools and bounds
+the wait, so a stop never waits for a tool or a slow answer.
+
 Inventory goes by reference: a report carries the full inventory only when its hash differs from
 the one the collector holds (``State.inventory_hash``); otherwise the hash alone. The collector
 answers ``need_inventory`` when it lacks the referenced inventory, and the agent then collects
@@ -15,16 +19,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 
 from agent import __version__
-from agent.config import AgentConfig
+from agent.config import SECRET_ENV, AgentConfig, forget_enrollment_secret
+from agent.processes import CHILDREN, ChildProcesses
 from agent.runner import collect_health, collect_inventory, inventory_hash
 from agent.schema.report import SCHEMA_VERSION, Health, Inventory, ProbeError, Report
 from agent.spool import Spool
@@ -37,6 +44,9 @@ SPOOL_DIR = "spool"
 CREDENTIALS_POLL_SECONDS = 30.0
 """While not enrolled or after a 401: how often to look for new credentials."""
 FAILED_STEP_DELAY_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 30.0
+"""A stop ends within this, tools and a hung request included (the Windows service promises it to
+the service manager; systemd would kill the agent after 90 s)."""
 
 HealthCollector = Callable[[], tuple[Health | None, list[ProbeError]]]
 InventoryCollector = Callable[[], tuple[Inventory, list[ProbeError]]]
@@ -69,17 +79,37 @@ def build_report(
     )
 
 
-def enroll(config: AgentConfig, state: State, transport: Transport) -> Credentials:
-    """Enroll with the configured secret and keep the credentials; raises EnrollError."""
+def enroll(
+    config: AgentConfig, state: State, transport: Transport, config_file: Path | None = None
+) -> Credentials:
+    """Enroll with the configured secret and keep the credentials; raises EnrollError. Then the
+    secret leaves ``config_file``: from now on the token is all this PC needs, and a secret left on
+    every PC could enroll anything."""
     if not config.enrollment_secret:
-        raise EnrollError(
-            "no enrollment secret: set enrollment_secret or DOZOR_ENROLLMENT_SECRET", retry=False
-        )
+        raise EnrollError(f"no enrollment secret: set enrollment_secret or {SECRET_ENV}", retry=False)
     answer = transport.enroll(machine_id(state.directory), hostname(), config.enrollment_secret)
     credentials = Credentials(device_id=answer.device_id, token=answer.token)
     state.save_credentials(credentials)
     log.info("enrolled with %s as device %d", config.collector_url, answer.device_id)
+    if config_file is not None:
+        _remove_secret(config_file)
     return credentials
+
+
+def _remove_secret(config_file: Path) -> None:
+    try:
+        removed = forget_enrollment_secret(config_file)
+    except OSError as exc:
+        log.warning(
+            "enrolled, but the enrollment secret could not be removed from %s (%s); remove it by hand",
+            config_file,
+            exc.strerror or exc,
+        )
+        return
+    if removed:
+        log.info("enrollment secret removed from %s: the agent's own token replaces it", config_file)
+    if os.environ.get(SECRET_ENV):
+        log.info("%s is set in the environment, which the agent leaves alone: unset it there", SECRET_ENV)
 
 
 class Agent:
@@ -90,11 +120,15 @@ class Agent:
         self,
         config: AgentConfig,
         *,
+        config_file: Path | None = None,
         health_collector: HealthCollector = collect_health,
         inventory_collector: InventoryCollector = collect_inventory,
         backoff: Backoff | None = None,
     ) -> None:
         self.config = config
+        self.config_file = config_file
+        """The file the config came from: the enrollment secret is removed from it after enrolling."""
+        self._stop = threading.Event()
         self._collect_health = health_collector
         self._collect_inventory = inventory_collector
         # The spool first: a fresh state must number on from the reports still waiting. Its on_drop
@@ -120,6 +154,7 @@ class Agent:
         self._next_send = now
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         log.info(
             "agent %s started: collector %s, state in %s, %d reports spooled",
             __version__,
@@ -173,6 +208,9 @@ class Agent:
 
     def _inventory_cycle(self) -> None:
         inventory, errors = self._collect_inventory()
+        if self._stop.is_set():  # its tools were ended half-way: not the PC's inventory
+            log.info("inventory collection cut short by the stop; not spooled")
+            return
         digest = inventory_hash(inventory)
         full = digest != self.state.inventory_hash
         seq = self.state.take_seq()
@@ -224,8 +262,11 @@ class Agent:
             self.transport.close()
             log.error(
                 "the collector refused this agent's token (%s): sending stopped, reports stay in the spool. "
-                "Enroll again with `dozor-agent enroll`; sending resumes by itself",
+                "Enroll again: give the agent a new enrollment secret (enrollment_secret in %s, or %s) "
+                "and run `dozor-agent enroll`; sending resumes by itself",
                 outcome.detail,
+                self.config_file or "its config file",
+                SECRET_ENV,
             )
             return now + CREDENTIALS_POLL_SECONDS
         if outcome.kind == "rejected":
@@ -246,7 +287,7 @@ class Agent:
         credentials = self.state.credentials()
         if credentials is None and self.config.enrollment_secret:
             try:
-                credentials = enroll(self.config, self.state, self.transport)
+                credentials = enroll(self.config, self.state, self.transport, self.config_file)
             except EnrollError as exc:
                 delay = self._backoff.next_delay()
                 log.error(
@@ -266,3 +307,49 @@ class Agent:
         self._told_not_enrolled = False
         log.info("sending as device %d", credentials.device_id)
         return None
+
+
+class AgentThread:
+    """``agent.run(stop)`` on a daemon thread, for the thread that is told to stop (the Windows
+    service's control handler, a signal handler): :meth:`stop` also ends the tools the probes are
+    running, so the loop ends within seconds, and whoever waits bounds the wait with :meth:`join`
+    (daemon: a loop stuck in a system call cannot keep the process alive)."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        on_end: Callable[[], None] = lambda: None,
+        children: ChildProcesses = CHILDREN,
+    ) -> None:
+        self.agent = agent
+        self.error: Exception | None = None
+        """What the loop died of; None while it runs and after a clean stop."""
+        self._on_end = on_end
+        self._children = children
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="dozor-agent", daemon=True)
+
+    def start(self) -> None:
+        self._children.reopen()
+        self._thread.start()
+
+    def _main(self) -> None:
+        try:
+            self.agent.run(self._stop)
+        except Exception as exc:  # told to the owner, who logs it and exits with an error
+            self.error = exc
+        finally:
+            self._on_end()
+
+    def stop(self) -> None:
+        """Ask the loop to end and end the running tools; returns at once."""
+        self._stop.set()
+        ended = self._children.end_all()
+        if ended:
+            log.info("stopping: ended %d running tool(s)", ended)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the loop to end; True if it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()

@@ -17,19 +17,19 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 
+from agent.os_defaults import CURRENT, machine_id_candidates
+
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 CREDENTIALS_FILE = "credentials.json"
 GENERATED_ID_FILE = "machine-id"
-LINUX_MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 _MACHINE_ID = re.compile(r"^[A-Za-z0-9._:{}-]{8,128}$")
 """``agent.schema.report.MachineId``."""
 
@@ -68,33 +68,16 @@ def _valid_id(value: str) -> str | None:
     return value if _MACHINE_ID.match(value) else None
 
 
-def os_machine_id(files: Sequence[Path] = LINUX_MACHINE_ID_FILES) -> str | None:
-    """The OS's own stable id: systemd/dbus machine-id on Linux, MachineGuid on Windows."""
-    if sys.platform == "win32":
-        import winreg
-
-        try:
-            with winreg.OpenKey(
-                winreg.HKEY_LOCAL_MACHINE,
-                r"SOFTWARE\Microsoft\Cryptography",
-                0,
-                winreg.KEY_READ | winreg.KEY_WOW64_64KEY,
-            ) as key:
-                value, _ = winreg.QueryValueEx(key, "MachineGuid")
-        except OSError:
-            return None
-        return _valid_id(str(value))
-    for path in files:
-        try:
-            found = _valid_id(path.read_text(encoding="ascii", errors="replace"))
-        except OSError:
-            continue
+def os_machine_id(files: Sequence[Path] = CURRENT.machine_id_files) -> str | None:
+    """The OS's own stable id (``agent.os_defaults.machine_id_candidates``), if it has a valid one."""
+    for candidate in machine_id_candidates(files):
+        found = _valid_id(candidate)
         if found:
             return found
     return None
 
 
-def machine_id(state_dir: Path | None, files: Sequence[Path] = LINUX_MACHINE_ID_FILES) -> str:
+def machine_id(state_dir: Path | None, files: Sequence[Path] = CURRENT.machine_id_files) -> str:
     """The OS's id; where there is none, one generated once and kept in ``state_dir`` (or, without
     a state dir, a throw-away one for a report that is only printed)."""
     found = os_machine_id(files)

@@ -44,7 +44,7 @@ import httpx
 import psutil
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
-from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
+from collector.sources.snmp.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.sources.snmp.poll import DevicePoll, Target, poll_device
 from collector.sources.snmp.profiles import Profile, load_profiles
 from collector.sources.snmp.schedule import device_deadline

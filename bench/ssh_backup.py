@@ -34,8 +34,8 @@ from pathlib import Path
 
 import psutil
 
-from collector.config import SshConfig, SshCredential, SshDevice
 from collector.sources.ssh import store
+from collector.sources.ssh.config import SshConfig, SshCredential, SshDevice
 from collector.sources.ssh.schedule import BackupResult, SshPolling
 from collector.sources.ssh.view import BackupView
 from collector.store.db import make_engine, make_sessionmaker, migrate, sqlite_url

@@ -7,7 +7,6 @@ directory, listening on 127.0.0.1:8470). String values may reference environment
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from pathlib import Path
@@ -16,27 +15,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
-from msgspec import Meta, Struct
+from msgspec import Meta
+
+from collector.config_base import ConfigError, Section
+from collector.sources.discovery.config import DiscoveryConfig
+from collector.sources.discovery.config import check as check_discovery
+from collector.sources.snmp.config import SnmpConfig, SnmpCredential
+from collector.sources.snmp.config import check as check_snmp
+from collector.sources.ssh.config import SshConfig, SshCredential
+from collector.sources.ssh.config import check as check_ssh
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 DEFAULT_DATA_DIR = Path("dozor-data")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ConfigError(Exception):
-    """A configuration problem, worded for the person who wrote the file."""
-
-
-class _Section(Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     url: str | None = None
     """SQLAlchemy URL, e.g. ``postgresql+psycopg://dozor@db/dozor``; default SQLite in the data dir."""
 
 
-class AuthConfig(_Section):
+class AuthConfig(Section):
     admin_token: Annotated[str, Meta(min_length=16)] | None = None
     """Bearer token of the admin API; default: generated into ``<data dir>/admin.token``."""
     enrollment_secret: Annotated[str, Meta(min_length=16)] | None = None
@@ -45,12 +44,18 @@ class AuthConfig(_Section):
     """How long a replica trusts a verified agent token before asking the database again."""
 
 
-class TlsConfig(_Section):
+class EnrollmentConfig(Section):
+    require_approval: bool = False
+    """A PC enrolled for the first time stays pending (its reports are stored, and flagged) until an
+    administrator approves it (``dozor-collector hosts approve``, ``POST /api/v1/hosts/{id}/approve``)."""
+
+
+class TlsConfig(Section):
     cert_file: Path | None = None
     key_file: Path | None = None
 
 
-class IngestConfig(_Section):
+class IngestConfig(Section):
     max_body_bytes: Annotated[int, Meta(ge=1024)] = 4 * 1024 * 1024
     """Largest request body accepted, as sent (compressed)."""
     max_decompressed_bytes: Annotated[int, Meta(ge=1024)] = 32 * 1024 * 1024
@@ -61,100 +66,20 @@ class IngestConfig(_Section):
     """Reports waiting for the writer before new ones get 503 (agents retry later)."""
 
 
-class LivenessConfig(_Section):
+class LivenessConfig(Section):
     offline_after_seconds: Annotated[float, Meta(gt=0)] = 300.0
     """A host that has sent nothing for this long is shown offline."""
     resync_seconds: Annotated[float, Meta(gt=0)] = 30.0
     """How often the in-memory fleet view is refreshed from the database (other replicas' reports)."""
 
 
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
-)
+class DownloadsConfig(Section):
+    directory: Path | None = None
+    """Served to anyone on the LAN at ``/downloads/``: the agent's MSI, the Linux wheelhouse, the CA
+    certificate, with their SHA-256 (``/downloads/SHA256SUMS``). Put nothing secret there."""
 
 
-class SnmpCredential(_Section):
-    """A v2c community or a v3 USM user (SHA/SHA-256 auth, AES privacy). ``repr`` hides the secrets."""
-
-    version: Literal["2c", "3"] = "2c"
-    community: str | None = None
-    user: str | None = None
-    auth_protocol: Literal["sha", "sha256"] | None = None
-    auth_key: Annotated[str, Meta(min_length=8)] | None = None
-    priv_protocol: Literal["aes128", "aes256"] | None = None
-    priv_key: Annotated[str, Meta(min_length=8)] | None = None
-
-    def problem(self) -> str | None:
-        """What is inconsistent between the keys (checked after decoding, to name the entry)."""
-        if self.version == "2c":
-            extra = [name for name in _V3_FIELDS if getattr(self, name) is not None]
-            if extra:
-                return f"version 2c takes only a community, not {', '.join(extra)}"
-            return None if self.community else "version 2c needs a community"
-        if self.community is not None:
-            return "version 3 takes a user and keys, not a community"
-        if not self.user:
-            return "version 3 needs a user"
-        if (self.auth_protocol is None) != (self.auth_key is None):
-            return "auth_protocol and auth_key go together"
-        if (self.priv_protocol is None) != (self.priv_key is None):
-            return "priv_protocol and priv_key go together"
-        if self.priv_protocol is not None and self.auth_protocol is None:
-            return "privacy (priv_protocol) needs authentication (auth_protocol)"
-        return None
-
-    def __repr__(self) -> str:
-        if self.version == "2c":
-            return "SnmpCredential(version='2c', community=***)"
-        return (
-            f"SnmpCredential(version='3', user={self.user!r}, auth_protocol={self.auth_protocol!r}, "
-            f"auth_key={'***' if self.auth_key else None}, priv_protocol={self.priv_protocol!r}, "
-            f"priv_key={'***' if self.priv_key else None})"
-        )
-
-    __str__ = __repr__
-
-
-_V3_FIELDS = ("user", "auth_protocol", "auth_key", "priv_protocol", "priv_key")
-
-
-class SnmpDevice(_Section, kw_only=True):
-    address: Annotated[str, Meta(min_length=1, max_length=253)]
-    """IPv4 or IPv6 literal, or a hostname."""
-    port: Annotated[int, Meta(ge=1, le=65535)] = 161
-    credential: str
-    """The name of an entry of ``snmp.credentials``."""
-    kind: Literal["switch", "printer", "ups", "other"] | None = None
-    """None: guessed from what the device answers."""
-    name: Annotated[str, Meta(max_length=256)] | None = None
-    location: Annotated[str, Meta(max_length=256)] | None = None
-    group: Annotated[str, Meta(max_length=256)] | None = None
-
-    def address_ok(self) -> bool:
-        try:
-            ipaddress.ip_address(self.address)
-        except ValueError:
-            return _HOSTNAME.match(self.address) is not None
-        return True
-
-
-class SnmpConfig(_Section):
-    credentials: dict[str, SnmpCredential] = msgspec.field(default_factory=dict)
-    devices: list[SnmpDevice] = msgspec.field(default_factory=list)
-    interval_seconds: Annotated[float, Meta(ge=10, le=86_400)] = 300.0
-    """How often every device is polled."""
-    timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.0
-    """Per request."""
-    retries: Annotated[int, Meta(ge=0, le=10)] = 1
-    max_repetitions: Annotated[int, Meta(ge=1, le=200)] = 25
-    """GETBULK rows per request."""
-    max_rows: Annotated[int, Meta(ge=1)] = 10_000
-    """Most rows read from one table walk (the guard against endless walks)."""
-    max_concurrent_polls: Annotated[int, Meta(ge=1, le=1024)] = 32
-    """Polls in flight at once; devices whose last poll failed share a quarter of them."""
-
-
-class SmtpConfig(_Section):
+class SmtpConfig(Section):
     """The mail server the daily digest goes through. ``repr`` hides the password."""
 
     host: Annotated[str, Meta(min_length=1, max_length=253)] | None = None
@@ -176,7 +101,7 @@ class SmtpConfig(_Section):
     __str__ = __repr__
 
 
-class DigestConfig(_Section):
+class DigestConfig(Section):
     """The daily email to the sector chief, sent by the collector itself (no Alertmanager needed)."""
 
     enabled: bool = False
@@ -193,94 +118,15 @@ class DigestConfig(_Section):
     smtp: SmtpConfig = msgspec.field(default_factory=SmtpConfig)
 
 
-class SshCredential(_Section):
-    """A login for network gear: a password or a private key file, and an optional enable secret.
-    ``repr`` hides the secrets."""
-
-    username: Annotated[str, Meta(min_length=1, max_length=256)]
-    password: Annotated[str, Meta(min_length=1)] | None = None
-    key_file: Path | None = None
-    """A private key (OpenSSH or PEM) readable by the collector."""
-    enable_secret: Annotated[str, Meta(min_length=1)] | None = None
-    """For platforms whose running config needs privileged mode (Cisco ``enable``, ProCurve)."""
-
-    def problem(self) -> str | None:
-        if self.password is None and self.key_file is None:
-            return "needs a password or a key_file"
-        if self.key_file is not None and not self.key_file.is_file():
-            return f"key_file {self.key_file} is not a readable file"
-        return None
-
-    def __repr__(self) -> str:
-        return (
-            f"SshCredential(username={self.username!r}, password={'***' if self.password else None}, "
-            f"key_file={str(self.key_file) if self.key_file else None!r}, "
-            f"enable_secret={'***' if self.enable_secret else None})"
-        )
-
-    __str__ = __repr__
-
-
-class SshDevice(_Section, kw_only=True):
-    address: Annotated[str, Meta(min_length=1, max_length=253)]
-    """IPv4 or IPv6 literal, or a hostname; the same address as an SNMP device means the same device."""
-    port: Annotated[int, Meta(ge=1, le=65535)] = 22
-    platform: str
-    """A platform of ``collector/sources/ssh/platforms.yaml`` (``cisco_ios``, ``hp_procurve``, …)."""
-    credential: str
-    """The name of an entry of ``ssh.credentials``."""
-    name: Annotated[str, Meta(max_length=256)] | None = None
-    location: Annotated[str, Meta(max_length=256)] | None = None
-    group: Annotated[str, Meta(max_length=256)] | None = None
-
-    address_ok = SnmpDevice.address_ok
-
-
-class SshConfig(_Section):
-    credentials: dict[str, SshCredential] = msgspec.field(default_factory=dict)
-    devices: list[SshDevice] = msgspec.field(default_factory=list)
-    interval_seconds: Annotated[float, Meta(ge=10, le=7 * 86_400)] = 3600.0
-    """How often every device's running config and CLI facts are fetched."""
-    timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 60.0
-    """The whole session of one device (connect, login, every command) must end within this."""
-    max_concurrent_backups: Annotated[int, Meta(ge=1, le=256)] = 16
-    """Sessions in flight at once (each holds a worker thread)."""
-
-
-class DiscoveryConfig(_Section):
-    """LAN discovery: an ARP/ICMP sweep of the listed subnets, matched with the switches'
-    forwarding tables and the agents' interfaces (``collector.sources.discovery``)."""
-
-    interface: Annotated[str, Meta(min_length=1, max_length=15)] | None = None
-    """The network interface the sweep sends through (needed when ``subnets`` is not empty)."""
-    subnets: list[Annotated[str, Meta(min_length=1, max_length=43)]] = msgspec.field(default_factory=list)
-    """IPv4 CIDRs to sweep; nothing else is ever sent to. Empty: no sweep and no discovery."""
-    rate_pps: Annotated[int, Meta(ge=1, le=10_000)] = 500
-    """Most packets sent per second (ARP and ICMP together)."""
-    timeout: Annotated[float, Meta(gt=0, le=30)] = 1.0
-    """Seconds to listen after the last request."""
-    retries: Annotated[int, Meta(ge=0, le=5)] = 1
-    max_prefix: Annotated[int, Meta(ge=16, le=32)] = 22
-    """A subnet larger than /max_prefix is refused (a typo must not sweep a /8)."""
-    names: bool = True
-    """Ask what answered for its name: reverse DNS, NetBIOS, mDNS."""
-    name_timeout: Annotated[float, Meta(gt=0, le=30)] = 1.0
-    interval_seconds: Annotated[float, Meta(ge=60, le=7 * 86_400)] = 900.0
-    """How often the LAN is swept and the port map recorded."""
-    many_macs: Annotated[int, Meta(ge=2, le=10_000)] = 10
-    """MACs on one switch port from which it counts as an uplink, not an access port."""
-    auto_accept: bool = True
-    """Agents' PCs and configured SNMP/SSH devices are accepted into operation when first
-    registered; false: they wait, like devices found on the LAN, for an administrator."""
-
-
-class CollectorConfig(_Section):
+class CollectorConfig(Section):
     listen: Annotated[str, Meta(pattern=r"^[^:\s]+:\d{1,5}$")] = DEFAULT_LISTEN
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: Annotated[str, Meta(pattern=r"^(?i:debug|info|warning|error)$")] = "info"
     local_agent: bool = False
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    enrollment: EnrollmentConfig = msgspec.field(default_factory=EnrollmentConfig)
+    downloads: DownloadsConfig = msgspec.field(default_factory=DownloadsConfig)
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     liveness: LivenessConfig = msgspec.field(default_factory=LivenessConfig)
@@ -394,67 +240,10 @@ def _check_credentials(document: dict[str, Any]) -> None:
 def _checked(config: CollectorConfig) -> CollectorConfig:
     """Checks across keys that the types cannot express."""
     _check_digest(config.digest)
-    known = config.snmp.credentials
-    for name, credential in known.items():
-        problem = credential.problem()
-        if problem:
-            raise ConfigError(f"snmp.credentials.{name}: {problem}")
-    for index, device in enumerate(config.snmp.devices):
-        if not device.address_ok():
-            raise ConfigError(
-                f"snmp.devices[{index}].address: {device.address!r} is neither an IP address nor a hostname"
-            )
-        if device.credential not in known:
-            names = ", ".join(sorted(known)) or "none are defined"
-            raise ConfigError(
-                f"snmp.devices[{index}].credential: no credential {device.credential!r} in "
-                f"snmp.credentials ({names})"
-            )
-    _check_ssh(config.ssh)
-    _check_discovery(config.discovery)
+    check_snmp(config.snmp)
+    check_ssh(config.ssh)
+    check_discovery(config.discovery)
     return config
-
-
-def _check_discovery(discovery: DiscoveryConfig) -> None:
-    if not discovery.subnets:
-        return
-    if discovery.interface is None:
-        raise ConfigError("discovery.interface: needed when discovery.subnets is not empty")
-    from collector.sources.discovery.model import DiscoveryError  # only when a sweep is configured
-    from collector.sources.discovery.sweep import parse_subnets
-
-    try:
-        parse_subnets(discovery.subnets, discovery.max_prefix)
-    except DiscoveryError as exc:
-        raise ConfigError(f"discovery.subnets: {exc.message}") from None
-
-
-def _check_ssh(ssh: SshConfig) -> None:
-    for name, credential in ssh.credentials.items():
-        problem = credential.problem()
-        if problem:
-            raise ConfigError(f"ssh.credentials.{name}: {problem}")
-    if not ssh.devices:
-        return
-    from collector.sources.ssh.platforms import platforms  # only when SSH is configured
-
-    known_platforms = platforms()
-    for index, device in enumerate(ssh.devices):
-        if not device.address_ok():
-            raise ConfigError(
-                f"ssh.devices[{index}].address: {device.address!r} is neither an IP address nor a hostname"
-            )
-        if device.platform not in known_platforms:
-            raise ConfigError(
-                f"ssh.devices[{index}].platform: unknown platform {device.platform!r}; known: "
-                f"{', '.join(sorted(known_platforms))}"
-            )
-        if device.credential not in ssh.credentials:
-            names = ", ".join(sorted(ssh.credentials)) or "none are defined"
-            raise ConfigError(
-                f"ssh.devices[{index}].credential: no credential {device.credential!r} in "
-                f"ssh.credentials ({names})"
-            )
 
 
 def _check_digest(digest: DigestConfig) -> None:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from collector.agents.distribution import Distribution
 from collector.agents.fleet import Fleet
 from collector.agents.fleet_sync import FleetSync
 from collector.agents.ingest import Ingest
@@ -86,6 +87,8 @@ class Runtime:
     """For backups asked for through the API (None: no SSH devices configured)."""
     lan_discovery: DiscoveryPolling | None = None
     """For sweeps asked for through the API (None: discovery not configured)."""
+    distribution: Distribution | None = None
+    """The installers served at ``/downloads/`` (None: ``downloads.directory`` not set)."""
 
     @property
     def offline_after(self) -> timedelta:
@@ -136,6 +139,7 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         enrollment_secret=enrollment_secret,
         token_cache_seconds=config.auth.token_cache_seconds,
         clock=lambda: datetime.now(UTC),
+        require_approval=config.enrollment.require_approval,
     )
     runtime = Runtime(
         config=config,
@@ -162,6 +166,8 @@ def build_runtime(config: CollectorConfig) -> Runtime:
             metrics,
             hold_every_seconds=config.liveness.resync_seconds,
         )
+    if config.downloads.directory is not None:
+        runtime.distribution = Distribution(config.downloads.directory)
     runtime.services = ServiceRunner(build_services(runtime))
     return runtime
 

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 fresh_postgres=0
 dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "ok installed" || fresh_postgres=1
 # prometheus: promtool; postgresql: the second store backend; snmpd: a real net-snmp agent;
-# prometheus-alertmanager, prometheus-blackbox-exporter: the alerting configs and delivery tests.
+# prometheus-alertmanager, prometheus-blackbox-exporter: the alerting configs and delivery tests;
+# wixl, msitools, wine, osslsigncode: the Windows MSI is built, inspected, signed and installed.
 apt_install prometheus postgresql postgresql-client iproute2 dmidecode smartmontools snmpd \
-    prometheus-alertmanager prometheus-blackbox-exporter
+    prometheus-alertmanager prometheus-blackbox-exporter wixl msitools wine wine64 osslsigncode
 
 cluster_version=$(ls /etc/postgresql | sort -V | tail -n 1)
 if [ "$fresh_postgres" = 1 ]; then

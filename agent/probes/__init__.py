@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
+from agent.os_defaults import PLATFORM
+
 Section = Literal["hardware", "security", "inventory", "health"]
 """Where a probe's fields land: ``Inventory.hardware``, ``Inventory.security``, ``Inventory``
 itself (software, hotfixes) or ``Report.health``."""
-
-PLATFORM = "windows" if sys.platform == "win32" else "linux"
 
 
 @dataclass(frozen=True)

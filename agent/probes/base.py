@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.processes import CHILDREN, Stopping
+
 FailureKind = Literal["timeout", "missing_tool", "permission", "unsupported", "failed"]
 
 Raw = Mapping[str, str | bytes]
@@ -39,11 +41,12 @@ class ProbeFailure(Exception):
 
 
 def run_command(args: list[str], timeout: float = 30.0, ok_codes: tuple[int, ...] = (0,)) -> str:
-    """Run a tool and return its stdout; map the usual ways it fails to a ProbeFailure."""
+    """Run a tool (through :data:`agent.processes.CHILDREN`, so a stop ends it) and return its stdout;
+    map the usual ways it fails to a ProbeFailure."""
     try:
-        done = subprocess.run(
-            args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
-        )
+        done = CHILDREN.run(args, timeout)
+    except Stopping as exc:
+        raise ProbeFailure("failed", str(exc)) from exc
     except FileNotFoundError as exc:
         raise ProbeFailure("missing_tool", f"{args[0]} is not installed") from exc
     except PermissionError as exc:

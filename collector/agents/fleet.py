@@ -30,6 +30,7 @@ class HostState:
     hardware: Hardware | None = None
     security: Security | None = None
     probe_errors: int = 0
+    pending_approval: bool = False
 
 
 class Fleet:
@@ -41,8 +42,10 @@ class Fleet:
         with self._lock:
             return list(self._hosts.values())
 
-    def observe(self, device_id: int, report: Report, received_at: datetime) -> None:
-        """Fold an accepted report into the host's state."""
+    def observe(
+        self, device_id: int, report: Report, received_at: datetime, pending_approval: bool = False
+    ) -> None:
+        """Fold an accepted report into the host's state (and its approval as the store had it)."""
         with self._lock:
             known = self._hosts.get(device_id)
             state = known or HostState(
@@ -53,6 +56,7 @@ class Fleet:
                 "last_seen": received_at.timestamp(),
                 "agent_version": report.agent_version,
                 "probe_errors": len(report.probe_errors),
+                "pending_approval": pending_approval,
             }
             if report.health is not None:
                 changes["health"] = report.health
@@ -74,6 +78,12 @@ class Fleet:
                 if known is None or known.last_seen < state.last_seen:
                     self._hosts[state.device_id] = state
 
+    def approved(self, device_id: int) -> None:
+        with self._lock:
+            known = self._hosts.get(device_id)
+            if known is not None:
+                self._hosts[device_id] = replace(known, pending_approval=False)
+
     def forget(self, device_id: int) -> None:
         with self._lock:
             self._hosts.pop(device_id, None)
@@ -88,6 +98,7 @@ def host_state_from_row(
     health: dict[str, Any] | None,
     facts: dict[str, Any] | None,
     probe_errors: int,
+    pending_approval: bool = False,
 ) -> HostState:
     """A host state rebuilt from what the store keeps (JSON documents validated back into structs)."""
     return HostState(
@@ -100,4 +111,5 @@ def host_state_from_row(
         hardware=msgspec.convert(facts["hardware"], Hardware) if facts and facts.get("hardware") else None,
         security=msgspec.convert(facts["security"], Security) if facts and facts.get("security") else None,
         probe_errors=probe_errors,
+        pending_approval=pending_approval,
     )

@@ -27,7 +27,14 @@ from agent.schema.report import SCHEMA_VERSION, Report
 from collector.agents.fleet import Fleet
 from collector.config import IngestConfig
 from collector.metrics.instruments import CollectorMetrics
-from collector.store.agents import TokenOwner, enroll_agent, find_token, revoke_tokens
+from collector.store.agents import (
+    NotPending,
+    TokenOwner,
+    approve_agent,
+    enroll_agent,
+    find_token,
+    revoke_tokens,
+)
 from collector.store.reports import ApplyOutcome, apply_report
 
 log = logging.getLogger(__name__)
@@ -132,6 +139,7 @@ class Ingest:
         enrollment_secret: str,
         token_cache_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        require_approval: bool = False,
     ) -> None:
         self._sessions = sessions
         self._fleet = fleet
@@ -141,6 +149,7 @@ class Ingest:
         self._token_ttl = token_cache_seconds
         self._tokens: dict[str, tuple[TokenOwner, float]] = {}
         self._clock = clock
+        self._require_approval = require_approval
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=limits.queue_max)
         self._writer: asyncio.Task[None] | None = None
 
@@ -173,12 +182,18 @@ class Ingest:
 
         def write() -> tuple[int, str]:
             with self._sessions.begin() as session:
-                return enroll_agent(session, request.machine_id, request.hostname, self._clock())
+                return enroll_agent(
+                    session, request.machine_id, request.hostname, self._clock(), self._require_approval
+                )
 
         device_id, token = await asyncio.to_thread(write)
         self._metrics.enrollments.labels("enrolled").inc()
         log.info(
-            "enrolled agent of %s (machine %s) as device %d", request.hostname, request.machine_id, device_id
+            "enrolled agent of %s (machine %s) as device %d%s",
+            request.hostname,
+            request.machine_id,
+            device_id,
+            "; a new PC waits for approval" if self._require_approval else "",
         )
         return EnrollResponse(device_id=device_id, token=token)
 
@@ -215,6 +230,22 @@ class Ingest:
         revoked = await asyncio.to_thread(write)
         self._tokens = {key: value for key, value in self._tokens.items() if value[0].device_id != device_id}
         return revoked
+
+    async def approve(self, device_id: int, by: str) -> bool:
+        """Approve a pending PC (audited in the store); False if there is no such PC."""
+
+        def write() -> bool:
+            with self._sessions.begin() as session:
+                return approve_agent(session, device_id, by, self._clock())
+
+        try:
+            approved = await asyncio.to_thread(write)
+        except NotPending as exc:
+            raise Rejected(409, "not_pending", str(exc)) from None
+        if approved:
+            self._fleet.approved(device_id)
+            log.info("host %d approved by %s", device_id, by)
+        return approved
 
     async def submit(self, owner: TokenOwner, report: Report) -> ApplyOutcome:
         """Queue a decoded report of an authenticated agent and wait until it is committed."""
@@ -291,7 +322,9 @@ class Ingest:
                     item.done.set_exception(outcome)
                 continue
             if outcome.status == "accepted":
-                self._fleet.observe(item.device_id, item.report, item.received_at)
+                self._fleet.observe(
+                    item.device_id, item.report, item.received_at, outcome.pending_approval
+                )
                 self._metrics.reports_accepted.labels(_content(item.report)).inc()
                 if outcome.gap:
                     self._metrics.sequence_gaps.inc(outcome.gap)

@@ -18,6 +18,7 @@ from collector.api.agents import router as agents_router
 from collector.api.common import OPENAPI_COMPONENTS, error_response
 from collector.api.configs import router as configs_router
 from collector.api.devices import router as devices_router
+from collector.api.downloads import router as downloads_router
 from collector.api.inventory import router as inventory_router
 from collector.api.lan import router as lan_router
 from collector.api.system import router as system_router
@@ -74,6 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return error_response(422, "invalid_parameters", problems)
 
     app.include_router(system_router)
+    app.include_router(downloads_router)
     app.include_router(agents_router, prefix="/api/v1")
     app.include_router(inventory_router, prefix="/api/v1")
     app.include_router(devices_router, prefix="/api/v1")

@@ -34,6 +34,18 @@ def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
+Body = TypeVar("Body")
+
+
+async def decode_body(request: Request, kind: type[Body], empty: bytes | None = None) -> Body:
+    """The request's JSON body as ``kind`` (``empty``: what an empty body stands for), or a 422
+    ``invalid_body`` naming what is wrong."""
+    try:
+        return msgspec.json.decode(await request.body() or empty or b"", type=kind)
+    except msgspec.DecodeError as exc:
+        raise Rejected(422, "invalid_body", str(exc)) from None
+
+
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
 

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from collector.agents.ingest import Rejected
-from collector.api.common import Admin, MsgspecResponse, json_body, json_responses, read_store
+from collector.api.common import Admin, MsgspecResponse, decode_body, json_body, json_responses, read_store
 from collector.runtime import Runtime
-from collector.sources.ssh import config_diff, mask_secrets, store
+from collector.sources.ssh import store
+from collector.sources.ssh.config_text import config_diff, mask_secrets
 from collector.sources.ssh.schedule import SshPolling
 from collector.store import devices as devices_store
 
@@ -230,10 +231,7 @@ async def backup_now(device_id: int, runtime: Admin, request: Request) -> Msgspe
     summary="Trust the new SSH host key the device presented (recorded with who accepted it)",
 )
 async def accept_host_key(device_id: int, runtime: Admin, request: Request) -> MsgspecResponse:
-    try:
-        body = msgspec.json.decode(await request.body(), type=AcceptHostKey)
-    except msgspec.DecodeError as exc:
-        raise Rejected(422, "invalid_body", str(exc)) from None
+    body = await decode_body(request, AcceptHostKey)
     await _device_or_404(runtime, device_id)
     client = request.client.host if request.client else "unknown"
 

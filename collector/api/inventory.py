@@ -1,4 +1,4 @@
-"""Admin read routes over the inventory, and token revocation."""
+"""Admin routes over the inventory of PCs: reads, token revocation, enrollment approval."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from collector.agents.ingest import Rejected
-from collector.api.common import Admin, MsgspecResponse, json_responses, read_store
+from collector.api.common import Admin, MsgspecResponse, decode_body, json_body, json_responses, read_store
 from collector.store import queries
 
 router = APIRouter(tags=["inventory"])
@@ -92,3 +92,29 @@ async def host_changes(
 async def revoke_tokens(device_id: int, runtime: Admin) -> MsgspecResponse:
     revoked = await runtime.ingest.revoke(device_id)
     return MsgspecResponse(RevokeResponse(device_id=device_id, revoked_tokens=revoked))
+
+
+class ApprovalRequest(msgspec.Struct, forbid_unknown_fields=True):
+    by: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    """Who approves (recorded with the time in the host's history)."""
+
+
+class ApprovalResponse(msgspec.Struct):
+    device_id: int
+    approved_by: str
+
+
+@router.post(
+    "/hosts/{device_id}/approve",
+    responses=json_responses(ApprovalResponse, 401, 404, 409, 422),
+    openapi_extra=json_body(ApprovalRequest),
+    summary="Approve a PC that enrolled under enrollment.require_approval (recorded: who, when)",
+)
+async def approve_host(device_id: int, runtime: Admin, request: Request) -> MsgspecResponse:
+    body = await decode_body(request, ApprovalRequest)
+    by = body.by.strip()
+    if not by:
+        raise Rejected(422, "invalid_body", "by: say who approves")
+    if not await runtime.ingest.approve(device_id, by):
+        raise Rejected(404, "not_found", f"no host with id {device_id}")
+    return MsgspecResponse(ApprovalResponse(device_id=device_id, approved_by=by))

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import SQLAlchemyError
 
 from collector.agents.ingest import Rejected
-from collector.api.common import Admin, MsgspecResponse, json_body, json_responses, read_store
+from collector.api.common import Admin, MsgspecResponse, decode_body, json_body, json_responses, read_store
 from collector.sources.discovery import store
 from collector.sources.discovery.schedule import RunSummary
 
@@ -61,10 +61,7 @@ async def get_lan_device(device_id: int, runtime: Admin) -> MsgspecResponse:
 
 
 async def _act(device_id: int, action: store.Action, runtime: Admin, request: Request) -> MsgspecResponse:
-    try:
-        body = msgspec.json.decode(await request.body() or b"{}", type=LifecycleRequest)
-    except msgspec.DecodeError as exc:
-        raise Rejected(422, "invalid_body", str(exc)) from None
+    body = await decode_body(request, LifecycleRequest, empty=b"{}")
     client = request.client.host if request.client else "unknown"
     by = f"{body.by or 'admin'} (API, from {client})"
     annotation = store.Annotation(**{f: getattr(body, f) for f in store.Annotation.__struct_fields__})

@@ -14,11 +14,11 @@ import msgspec
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.cli import configs, devices, digest, serve
+from collector.cli import configs, devices, digest, hosts, serve
 from collector.config import CollectorConfig, ConfigError, load_config, with_overrides
 from collector.runtime import database_url
 
-COMMAND_GROUPS = (serve, digest, configs, devices)
+COMMAND_GROUPS = (serve, digest, hosts, configs, devices)
 
 
 def _parser() -> argparse.ArgumentParser:

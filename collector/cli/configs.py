@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.cli.options import add_command_group
-from collector.config import CollectorConfig, SshDevice
-from collector.runtime import database_url
-from collector.sources.ssh import config_diff, mask_secrets, store
+from collector.cli.options import add_command_group, store_sessions
+from collector.config import CollectorConfig
+from collector.sources.ssh import store
+from collector.sources.ssh.config import SshDevice
+from collector.sources.ssh.config_text import config_diff, mask_secrets
 from collector.sources.ssh.schedule import backup_device, claim_device, store_address
-from collector.store.db import make_engine, make_sessionmaker, migrate
 from collector.store.devices import get_device
 from collector.store.models import Device
 
@@ -56,19 +56,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(config: CollectorConfig, args: argparse.Namespace) -> int:
-    config.data_dir.mkdir(parents=True, exist_ok=True)  # as ``serve`` does, for the SQLite default
-    engine = make_engine(database_url(config))
     try:
-        migrate(engine)  # ``backup`` may come before the first ``serve``
-        sessions = make_sessionmaker(engine)
-        device_id = _device_id(sessions, config, args.device, create=args.action == "backup")
-        print(_ACTIONS[args.action](sessions, config, device_id, args))
+        with store_sessions(config) as sessions:
+            device_id = _device_id(sessions, config, args.device, create=args.action == "backup")
+            print(_ACTIONS[args.action](sessions, config, device_id, args))
         return 0
     except CliFailure as exc:
         print(f"dozor-collector: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
 
 
 def _configured(config: CollectorConfig, wanted: str) -> SshDevice | None:

@@ -13,12 +13,11 @@ import sys
 from datetime import UTC, datetime
 
 import msgspec
+from sqlalchemy.orm import Session, sessionmaker
 
-from collector.cli.options import add_command_group
+from collector.cli.options import add_command_group, store_sessions
 from collector.config import CollectorConfig
-from collector.runtime import database_url
 from collector.sources.discovery import store
-from collector.store.db import make_engine, make_sessionmaker, migrate
 
 ANNOTATION_OPTIONS = {
     "name": "the device's name",
@@ -56,53 +55,53 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(config: CollectorConfig, args: argparse.Namespace) -> int:
-    engine = make_engine(database_url(config))
     try:
-        migrate(engine)
-        sessions = make_sessionmaker(engine)
-        if args.action == "list":
-            filters = store.Filters(
-                kind=args.kind,
-                lifecycle=args.lifecycle,
-                vlan=args.vlan,
-                switch_id=args.switch_id,
-                firewall=args.firewall,
-            )
-            with sessions() as session:
-                devices = store.list_lan_devices(session, filters)
-            print(msgspec.json.encode(devices).decode() if args.json else _table(devices))
-            return 0
-        if args.action == "show":
-            with sessions() as session:
-                detail = store.get_lan_device(session, args.device)
-        else:
-            try:
-                annotation = msgspec.convert(
-                    {key: getattr(args, key) for key in ANNOTATION_OPTIONS}, store.Annotation
-                )
-            except msgspec.ValidationError as exc:
-                print(f"dozor-collector: {exc}", file=sys.stderr)
-                return 2
-            with sessions.begin() as session:
-                found = store.apply_action(
-                    session,
-                    args.device,
-                    args.action,
-                    f"{args.by} (command line)",
-                    datetime.now(UTC),
-                    annotation,
-                )
-                detail = store.get_lan_device(session, args.device) if found else None
-        if detail is None:
-            print(f"dozor-collector: no device with id {args.device}", file=sys.stderr)
-            return 1
-        print(_details(detail))
-        return 0
+        with store_sessions(config) as sessions:
+            return _act(sessions, args)
     except store.LifecycleRefused as exc:
         print(f"dozor-collector: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
+
+
+def _act(sessions: sessionmaker[Session], args: argparse.Namespace) -> int:
+    if args.action == "list":
+        filters = store.Filters(
+            kind=args.kind,
+            lifecycle=args.lifecycle,
+            vlan=args.vlan,
+            switch_id=args.switch_id,
+            firewall=args.firewall,
+        )
+        with sessions() as session:
+            devices = store.list_lan_devices(session, filters)
+        print(msgspec.json.encode(devices).decode() if args.json else _table(devices))
+        return 0
+    if args.action == "show":
+        with sessions() as session:
+            detail = store.get_lan_device(session, args.device)
+    else:
+        try:
+            annotation = msgspec.convert(
+                {key: getattr(args, key) for key in ANNOTATION_OPTIONS}, store.Annotation
+            )
+        except msgspec.ValidationError as exc:
+            print(f"dozor-collector: {exc}", file=sys.stderr)
+            return 2
+        with sessions.begin() as session:
+            found = store.apply_action(
+                session,
+                args.device,
+                args.action,
+                f"{args.by} (command line)",
+                datetime.now(UTC),
+                annotation,
+            )
+            detail = store.get_lan_device(session, args.device) if found else None
+    if detail is None:
+        print(f"dozor-collector: no device with id {args.device}", file=sys.stderr)
+        return 1
+    print(_details(detail))
+    return 0
 
 
 def _port(device: store.LanDevice) -> str:

@@ -51,6 +51,12 @@ SPECS: tuple[MetricSpec, ...] = (
         "agent_version",
     ),
     _host("dozor_host_probe_errors", "gauge", "", "Probes that failed in the host's last report."),
+    _host(
+        "dozor_host_pending_approval",
+        "gauge",
+        "",
+        "1 if the PC enrolled under enrollment.require_approval and waits for an administrator's approval.",
+    ),
     # ---- per host: health
     _host("dozor_host_boot_time_seconds", "gauge", "seconds", "Unix time of the host's last boot."),
     _host("dozor_host_cpu_usage_ratio", "gauge", "ratio", "CPU busy share over the agent's interval, 0..1."),

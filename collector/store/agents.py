@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from collector.store.models import AgentToken, Device
+from collector.inventory import Change
+from collector.store.models import AgentToken, Device, LifecycleAction
+from collector.store.reports import record_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +27,29 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def enroll_agent(session: Session, machine_id: str, hostname: str, now: datetime) -> tuple[int, str]:
+def enroll_agent(
+    session: Session, machine_id: str, hostname: str, now: datetime, pending_approval: bool = False
+) -> tuple[int, str]:
     """Create the PC's device on first enrollment and issue a new token; returns (device id, token).
 
     Enrolling again (agent reinstalled, token lost or revoked) keeps the device and its history but
     restarts sequence checking: a fresh agent numbers its reports from 1 again, and those must not be
     taken for replays. Earlier tokens stay as they are (revoke them to lock an old copy out).
+    ``pending_approval`` applies to a new device only: a known PC keeps its approval.
     """
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # Insert-or-keep in one statement: two replicas enrolling the same PC at once cannot collide,
     # and the write comes first so SQLite takes its write lock before reading.
     session.execute(
         insert(Device)
-        .values(kind="pc", machine_id=machine_id, hostname=hostname, first_seen_at=now, last_seen_at=now)
+        .values(
+            kind="pc",
+            machine_id=machine_id,
+            hostname=hostname,
+            first_seen_at=now,
+            last_seen_at=now,
+            pending_approval=pending_approval,
+        )
         .on_conflict_do_nothing(index_elements=[Device.machine_id])
     )
     device_id = session.execute(
@@ -73,3 +85,33 @@ def revoke_tokens(session: Session, device_id: int, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+class NotPending(Exception):
+    """The host is not waiting for approval (approved already, or never needed it)."""
+
+
+def approve_agent(session: Session, device_id: int, by: str, at: datetime) -> bool:
+    """Approve a PC that enrolled under ``enrollment.require_approval``: clear the flag and record
+    who did it and when (a lifecycle action and a change event). False if there is no such PC;
+    NotPending if it was not waiting. Does not commit."""
+    device = session.scalars(
+        select(Device).where(Device.id == device_id, Device.machine_id.is_not(None)).with_for_update()
+    ).one_or_none()
+    if device is None:
+        return False
+    if not device.pending_approval:
+        raise NotPending(f"host {device_id} is not waiting for approval")
+    device.pending_approval = False
+    session.add(LifecycleAction(device_id=device_id, action="approve", at=at, by=by))
+    change = Change(
+        "system",
+        "changed",
+        "enrollment",
+        {"pending_approval": True},
+        {"pending_approval": False, "by": by, "summary_uk": f"Підключення ПК схвалено ({by})"},
+        f"Enrollment approved by {by}",
+    )
+    record_changes(session, device_id, "admin", at, [change])
+    session.flush()
+    return True

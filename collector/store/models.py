@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,6 +76,9 @@ class Device(Base):
     """Stable identity of an agent's PC (/etc/machine-id, MachineGuid); NULL for other kinds."""
     hostname: Mapped[str] = mapped_column(String(TEXT_MAX))
     lifecycle: Mapped[str] = mapped_column(String(16), default="accepted")
+    pending_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """An agent's PC enrolled under ``enrollment.require_approval`` and not yet approved: its
+    reports are stored and it is flagged in the API and metrics."""
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 

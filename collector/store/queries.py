@@ -42,6 +42,8 @@ class HostSummary(Struct):
     agent_version: str | None
     security_problems: SecurityProblems | None
     """None until the first inventory arrived."""
+    pending_approval: bool = False
+    """Enrolled under ``enrollment.require_approval`` and not approved yet: its reports are flagged."""
 
 
 class SoftwareEntry(Struct):
@@ -73,6 +75,7 @@ class HostDetail(Struct):
     reports_accepted: int
     seq_gaps: int
     last_seq: int
+    pending_approval: bool = False
 
 
 class CatalogueEntry(Struct):
@@ -107,6 +110,7 @@ class FleetRow(Struct):
     health: dict[str, Any] | None
     facts: dict[str, Any] | None
     probe_errors: int
+    pending_approval: bool
 
 
 def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> list[HostSummary]:
@@ -121,6 +125,7 @@ def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> lis
             Device.lifecycle,
             Device.agent_version,
             Device.facts["security"],
+            Device.pending_approval,
         )
         .where(Device.kind == AGENT_KIND)
         .order_by(Device.hostname, Device.id)
@@ -136,6 +141,7 @@ def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> lis
             lifecycle=row[5],
             agent_version=row[6],
             security_problems=None if row[7] is None else security_problems(row[7]),
+            pending_approval=row[8],
         )
         for row in rows
     ]
@@ -196,6 +202,7 @@ def get_host(session: Session, device_id: int, now: datetime, offline_after: tim
         reports_accepted=device.reports_accepted,
         seq_gaps=device.seq_gaps,
         last_seq=device.last_seq,
+        pending_approval=device.pending_approval,
     )
 
 
@@ -259,6 +266,7 @@ def fleet_rows(session: Session, seen_since: datetime | None = None) -> list[Fle
             Device.facts["hardware"],
             Device.facts["security"],
             Device.probe_errors,
+            Device.pending_approval,
         ).where(
             Device.kind == AGENT_KIND,
             Device.machine_id.is_not(None),
@@ -275,6 +283,7 @@ def fleet_rows(session: Session, seen_since: datetime | None = None) -> list[Fle
             health=row[5],
             facts=None if row[6] is None and row[7] is None else {"hardware": row[6], "security": row[7]},
             probe_errors=len(row[8] or ()),
+            pending_approval=row[9],
         )
         for row in rows
     ]

@@ -35,6 +35,7 @@ _CLAIM = (
         _devices.c.hostname,
         _devices.c.facts_hash,
         _devices.c.probe_errors,
+        _devices.c.pending_approval,
     )
 )
 _CLAIM_WITH_FACTS = _CLAIM.returning(_devices.c.facts)
@@ -60,6 +61,8 @@ class ApplyOutcome:
     """Change events recorded for this report."""
     gap: int = 0
     """Reports the agent numbered between the previous accepted one and this one, never received."""
+    pending_approval: bool = False
+    """The PC waits for an administrator's approval (``enrollment.require_approval``)."""
 
 
 def apply_report(session: Session, device_id: int, report: Report, received_at: datetime) -> ApplyOutcome:
@@ -79,7 +82,7 @@ def apply_report(session: Session, device_id: int, report: Report, received_at: 
             raise NoResultFound(f"device {device_id} does not exist")
         return ApplyOutcome("duplicate")
 
-    last_seq, seq_gaps, hostname, facts_hash, old_errors, *old_facts = claimed
+    last_seq, seq_gaps, hostname, facts_hash, old_errors, pending_approval, *old_facts = claimed
     gap = report.seq - last_seq - 1 if last_seq > 0 else 0
     values: dict[str, Any] = {
         "last_seq": report.seq,
@@ -104,7 +107,7 @@ def apply_report(session: Session, device_id: int, report: Report, received_at: 
     # The SET clause is the keys of ``values``: a handful of shapes, each compiled once and cached.
     connection.execute(_SET, {"device_id": device_id, **values})
     record_changes(session, device_id, "agent", received_at, changes)
-    return ApplyOutcome("accepted", need_inventory, changes, gap)
+    return ApplyOutcome("accepted", need_inventory, changes, gap, pending_approval)
 
 
 def record_changes(

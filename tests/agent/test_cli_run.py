@@ -21,6 +21,7 @@ import psutil
 import pytest
 import yaml
 
+from agent import __main__ as cli
 from agent import service
 from agent.config import AgentConfig
 from agent.runner import inventory_hash
@@ -311,3 +312,28 @@ def test_run_against_an_unreachable_collector_keeps_running_and_spooling(tmp_pat
         output = stop_agent(process)
     assert "enrollment with http://127.0.0.1" in output
     assert "connection refused" in output
+
+
+def test_run_exits_1_and_logs_why_when_the_loop_fails(
+    machine: FakeMachine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """systemd restarts the agent after a failure (Restart=always): it must exit, not hang."""
+    def failing_agent(config: AgentConfig, config_file: Path) -> Agent:
+        agent = make_agent(config.collector_url, tmp_path, machine)
+
+        def step() -> None:
+            raise RuntimeError("the disk is on fire")
+
+        agent.step = step  # type: ignore[method-assign]
+        return agent
+
+    monkeypatch.setattr(cli, "Agent", failing_agent)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:  # _run installs its own signal handlers
+        config = AgentConfig(collector_url=f"http://127.0.0.1:{closed_port()}")
+        code = cli._run(config, tmp_path / "agent.yaml")
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert code == 1
+    assert "the agent's loop failed" in caplog.text and "the disk is on fire" in caplog.text

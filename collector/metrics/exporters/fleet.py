@@ -40,6 +40,7 @@ def _host_metrics(out: Families, state: HostState, is_up: bool) -> None:
     out.add("dozor_host_up", host, float(is_up))
     out.add("dozor_host_last_seen_timestamp_seconds", host, state.last_seen)
     out.add("dozor_host_probe_errors", host, state.probe_errors)
+    out.add("dozor_host_pending_approval", host, float(state.pending_approval))
     hardware = state.hardware
     if hardware is not None:
         os_ = hardware.os

@@ -24,9 +24,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.config import DiscoveryConfig
 from collector.metrics.instruments import CollectorMetrics
 from collector.sources.discovery import store
+from collector.sources.discovery.config import DiscoveryConfig
 from collector.sources.discovery.correlate import correlate, describe_move
 from collector.sources.discovery.model import DiscoveryError, Sighting
 from collector.sources.discovery.view import DiscoveryView

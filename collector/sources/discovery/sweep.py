@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 import msgspec
-from netaddr import AddrFormatError, IPAddress, IPNetwork, IPSet
+from netaddr import IPAddress, IPNetwork, IPSet
 from scapy.arch import get_if_hwaddr
 from scapy.config import conf
 from scapy.layers.inet import ICMP, IP
@@ -30,6 +30,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from collector.sources.discovery.model import DiscoveryError, Sighting
 from collector.sources.discovery.names import lookup_names
+from collector.sources.discovery.subnets import parse_subnets
 from collector.sources.discovery.vendor import is_locally_administered, vendor_of
 
 ETH_P_ARP = 0x0806
@@ -62,27 +63,6 @@ class SweepPlan(msgspec.Struct, frozen=True):
 
     arp: list[str]
     icmp: list[str]
-
-
-def parse_subnets(subnets: Iterable[str], max_prefix: int) -> list[IPNetwork]:
-    """Configured CIDRs → networks; anything not IPv4 or larger than ``/max_prefix`` is refused."""
-    networks = []
-    for text in subnets:
-        try:
-            network = IPNetwork(text.strip())
-        except (AddrFormatError, ValueError, TypeError):
-            raise DiscoveryError(
-                "bad_subnet", f"{text!r} is not a subnet in CIDR form (10.1.2.0/24)"
-            ) from None
-        if network.version != 4:
-            raise DiscoveryError("bad_subnet", f"{text!r}: only IPv4 subnets can be swept")
-        if network.prefixlen < max_prefix:
-            raise DiscoveryError(
-                "subnet_too_large",
-                f"{text!r} has {network.size} addresses; split it into /{max_prefix} or smaller subnets",
-            )
-        networks.append(network)
-    return networks
 
 
 def plan_targets(subnets: Sequence[IPNetwork], on_link: Sequence[IPNetwork], own: Iterable[str]) -> SweepPlan:

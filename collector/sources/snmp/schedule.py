@@ -25,9 +25,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.metrics.instruments import CollectorMetrics
 from collector.sources.scheduling import TAKEOVER_INTERVALS, start_device_schedule, unique_devices
+from collector.sources.snmp.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.sources.snmp.poll import DevicePoll, Target, poll_device
 from collector.sources.snmp.profiles import Profile, load_profiles
 from collector.sources.snmp.session import Credentials

@@ -27,11 +27,11 @@ import msgspec
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.config import SshConfig, SshCredential, SshDevice
 from collector.inventory import Change
 from collector.metrics.instruments import CollectorMetrics
 from collector.sources.scheduling import TAKEOVER_INTERVALS, start_device_schedule, unique_devices
 from collector.sources.ssh import store
+from collector.sources.ssh.config import SshConfig, SshCredential, SshDevice
 from collector.sources.ssh.config_text import normalize_config
 from collector.sources.ssh.errors import CliError, HostKeyChanged
 from collector.sources.ssh.facts import Facts, merge_version, parse_facts

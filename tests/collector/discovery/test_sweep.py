@@ -11,7 +11,8 @@ import pytest
 from netaddr import EUI, IPNetwork
 
 from collector.sources.discovery.model import DiscoveryError
-from collector.sources.discovery.sweep import parse_subnets, plan_targets
+from collector.sources.discovery.subnets import parse_subnets
+from collector.sources.discovery.sweep import plan_targets
 from tests.collector.discovery.netlab import FAR, LAN, Lab
 
 SCANNER_MAC = "02:00:00:00:00:02"

@@ -22,8 +22,8 @@ import pytest
 from pysnmp.proto import rfc1902
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.sources import scheduling
+from collector.sources.snmp.config import SnmpConfig, SnmpCredential, SnmpDevice
 from collector.sources.snmp.profiles import load_profiles
 from collector.sources.snmp.schedule import SnmpPolling, device_deadline
 from collector.sources.snmp.view import DeviceState, DeviceView

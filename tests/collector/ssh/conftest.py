@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.sources.ssh import Credentials, Target
+from collector.sources.ssh.session import Credentials, Target
 from tests.collector.ssh.switch_sim import (
     ENABLE_SECRET,
     PASSWORD,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.sources.ssh import MASK
+from collector.sources.ssh.config_text import MASK
 from tests.collector.live_server import LiveCollector, make_config, run_collector, wait_for
 from tests.collector.ssh.conftest import DEVICES, device_config, device_replies
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice, SwitchSimulator

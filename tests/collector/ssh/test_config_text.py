@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from collector.sources.ssh import (
+from collector.sources.ssh.config_text import (
     MASK,
-    ParseError,
     check_config,
     config_diff,
     config_digest,
     mask_secrets,
     normalize_config,
 )
+from collector.sources.ssh.errors import ParseError
 from tests.collector.ssh.conftest import DEVICES
 
 OWN = sorted(p.name for p in DEVICES.iterdir() if (p / "running-config.txt").is_file())

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
-from collector.sources.ssh import MASK, Target
+from collector.sources.ssh.config_text import MASK
+from collector.sources.ssh.session import Target
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice
 
 

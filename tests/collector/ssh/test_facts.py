@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.sources.ssh import CliError, ParseError, merge_version, parse_facts
-from collector.sources.ssh.facts import FIELDS, normalize_mac, parse_records
+from collector.sources.ssh.errors import CliError, ParseError
+from collector.sources.ssh.facts import FIELDS, merge_version, normalize_mac, parse_facts, parse_records
 from collector.sources.ssh.platforms import platform
 from tests.collector.ssh.conftest import DEVICES
 from tests.conftest import SHARED_TESTDATA

@@ -9,17 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from collector.sources.ssh import (
-    CliError,
-    Credentials,
-    Target,
-    config_digest,
-    fetch,
-    mask_secrets,
-    normalize_config,
-    parse_facts,
-)
+from collector.sources.ssh.config_text import config_digest, mask_secrets, normalize_config
+from collector.sources.ssh.errors import CliError
+from collector.sources.ssh.facts import parse_facts
 from collector.sources.ssh.platforms import platform
+from collector.sources.ssh.session import Credentials, Target, fetch
 from tests.collector.ssh.conftest import CREDENTIALS, DEVICES, deadline_in
 from tests.collector.ssh.switch_sim import ENABLE_SECRET, PASSWORD, SimDevice
 from tests.conftest import SHARED_TESTDATA

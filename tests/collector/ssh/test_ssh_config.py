@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import ConfigError, SshDevice, parse_config
+from collector.config import ConfigError, parse_config
+from collector.sources.ssh.config import SshDevice
 from collector.sources.ssh.schedule import store_address
 
 

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.sources.snmp.store import apply_poll
-from collector.sources.ssh import CliResult, host_key_fingerprint, normalize_config, store
+from collector.sources.ssh import store
+from collector.sources.ssh.config_text import normalize_config
 from collector.sources.ssh.schedule import cli_facts
+from collector.sources.ssh.session import CliResult, host_key_fingerprint
 from collector.store.devices import ensure_device
 from collector.store.models import ChangeEvent, Device
 from tests.collector.ssh.conftest import device_config, device_replies
