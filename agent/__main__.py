@@ -17,9 +17,9 @@ import msgspec
 from agent import __version__
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
 from agent.logs import setup_logging
-from agent.runner import collect_health, collect_inventory, inventory_hash
+from agent.runner import ProbeCache, collect_health, collect_inventory, inventory_hash
 from agent.service import STOP_DEADLINE_SECONDS, Agent, AgentThread, build_report, enroll
-from agent.state import State, machine_id
+from agent.state import State, machine_id, make_private_dir
 from agent.transport import EnrollError, Transport
 
 EXIT_FAILURE = 1
@@ -56,12 +56,25 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="print it as indented JSON on stdout and send nothing",
     )
+    once.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep the expensive probes' results here and rerun them only every "
+        "--updates-interval seconds, as `run` does (default: every probe runs, nothing is kept)",
+    )
+    once.add_argument("--updates-interval", type=float, default=12 * 3600.0, help=argparse.SUPPRESS)
     return parser
 
 
-def _print_report() -> int:
+def _print_report(state_dir: Path | None, updates_interval: float) -> int:
     health, health_errors = collect_health()
-    inventory, inventory_errors = collect_inventory()
+    if state_dir is None:
+        inventory, inventory_errors = collect_inventory()
+    else:
+        make_private_dir(state_dir)
+        inventory, inventory_errors = collect_inventory(
+            cache=ProbeCache(state_dir), intervals={"updates": updates_interval}
+        )
     report = build_report(
         1,
         machine_id(None),
@@ -119,7 +132,7 @@ def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "once":
         setup_logging("warning")
-        return _print_report()
+        return _print_report(args.state_dir, args.updates_interval)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -43,6 +43,9 @@ class AgentConfig(Struct, forbid_unknown_fields=True, kw_only=True):
     state_dir: Path = CURRENT.state_dir
     health_interval: Annotated[int, Meta(ge=1, le=86_400)] = 60
     inventory_interval: Annotated[int, Meta(ge=1, le=7 * 86_400)] = 3600
+    updates_interval: Annotated[int, Meta(ge=60, le=30 * 86_400)] = 12 * 3600
+    """Seconds between update searches (apt-get -s, Windows Update): the pending-updates probe is
+    expensive, so inventories in between reuse its last result, which carries its age."""
     spool_max_bytes: Annotated[int, Meta(ge=64 * 1024)] = 64 * 1024 * 1024
     spool_max_age: Annotated[int, Meta(ge=60)] = 7 * 86_400
     """Seconds an undelivered report is kept."""

@@ -31,6 +31,8 @@ class OsDefaults:
     (systemd's journal reads the agent's stderr)."""
     machine_id_files: tuple[Path, ...]
     """Files holding the OS's machine id; empty where it is in the registry instead."""
+    hardware_uuid_file: Path | None
+    """Where the SMBIOS system UUID can be read (root only); None where it is in the registry."""
 
 
 WINDOWS = OsDefaults(
@@ -38,12 +40,14 @@ WINDOWS = OsDefaults(
     state_dir=_PROGRAM_DATA,
     service_log_file=_PROGRAM_DATA / "logs" / "agent.log",
     machine_id_files=(),
+    hardware_uuid_file=None,
 )
 LINUX = OsDefaults(
     config_path=Path("/etc/dozor/agent.yaml"),
     state_dir=Path("/var/lib/dozor-agent"),
     service_log_file=None,
     machine_id_files=(Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")),
+    hardware_uuid_file=Path("/sys/class/dmi/id/product_uuid"),
 )
 CURRENT = WINDOWS if PLATFORM == "windows" else LINUX
 
@@ -63,17 +67,31 @@ def machine_id_candidates(files: Sequence[Path] = CURRENT.machine_id_files) -> I
             continue
 
 
+def hardware_uuid_text(file: Path | None = CURRENT.hardware_uuid_file) -> str | None:
+    """The raw SMBIOS system UUID, sent at enrollment so that PCs imaged from one master (one
+    MachineGuid) stay apart: sysfs on Linux, HardwareConfig\\LastConfig on Windows."""
+    if PLATFORM == "windows":
+        return _windows_registry_value(r"SYSTEM\HardwareConfig", "LastConfig")
+    if file is None:
+        return None
+    try:
+        return file.read_text(encoding="ascii", errors="replace")
+    except OSError:  # not root, or no DMI (a VM without it)
+        return None
+
+
 def _windows_machine_guid() -> str | None:
+    return _windows_registry_value(r"SOFTWARE\Microsoft\Cryptography", "MachineGuid")
+
+
+def _windows_registry_value(path: str, name: str) -> str | None:
     import winreg
 
     try:
         with winreg.OpenKey(
-            winreg.HKEY_LOCAL_MACHINE,
-            r"SOFTWARE\Microsoft\Cryptography",
-            0,
-            winreg.KEY_READ | winreg.KEY_WOW64_64KEY,
+            winreg.HKEY_LOCAL_MACHINE, path, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY
         ) as key:
-            value, _ = winreg.QueryValueEx(key, "MachineGuid")
+            value, _ = winreg.QueryValueEx(key, name)
     except OSError:
         return None
     return str(value)

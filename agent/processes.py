@@ -22,6 +22,8 @@ from agent.os_defaults import PLATFORM
 
 log = logging.getLogger(__name__)
 
+CREATE_NO_WINDOW = 0x08000000
+"""``subprocess.CREATE_NO_WINDOW``, which exists only in Windows builds of Python."""
 REAP_SECONDS = 5.0
 """After a kill, how long to wait for the child's pipes to close (a descendant that escaped its
 tree may hold them open)."""
@@ -63,7 +65,8 @@ class _JobObject:
     terminating the job ends them all. ``KILL_ON_JOB_CLOSE`` also ends them when the handle is
     closed — after the child is reaped, or when the agent's process dies."""
 
-    popen_options: ClassVar[Mapping[str, Any]] = {}
+    popen_options: ClassVar[Mapping[str, Any]] = {"creationflags": CREATE_NO_WINDOW}
+    """No console window flashes up on the user's desktop for a tool (PowerShell is a console program)."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
@@ -140,7 +143,13 @@ class ChildProcesses:
         try:
             try:
                 stdout, stderr = process.communicate(timeout=timeout)
-            except BaseException:  # TimeoutExpired, or the thread interrupted: leave nothing behind
+            except subprocess.TimeoutExpired as expired:
+                tree.kill()
+                # What it printed before the kill: a tool that writes as it goes (PowerShell's frames)
+                # still gives the part it finished.
+                expired.output, expired.stderr = _reap(process)
+                raise
+            except BaseException:  # the thread interrupted: leave nothing behind
                 tree.kill()
                 _reap(process)
                 raise
@@ -173,11 +182,14 @@ class ChildProcesses:
             return [process.pid for process in self._running]
 
 
-def _reap(process: subprocess.Popen[bytes]) -> None:
+def _reap(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """Wait for a killed child; its whole stdout and stderr (empty if its pipes stay open)."""
     try:
-        process.communicate(timeout=REAP_SECONDS)
+        stdout, stderr = process.communicate(timeout=REAP_SECONDS)
     except subprocess.TimeoutExpired:
         log.warning("%s was killed but its output stays open; giving up on it", process.args)
+        return b"", b""
+    return stdout or b"", stderr or b""
 
 
 CHILDREN = ChildProcesses()

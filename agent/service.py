@@ -31,8 +31,10 @@ import msgspec
 
 from agent import __version__
 from agent.config import SECRET_ENV, AgentConfig, forget_enrollment_secret
+from agent.os_defaults import hardware_uuid_text
+from agent.probes.hardware.identity import smbios_uuid
 from agent.processes import CHILDREN, ChildProcesses
-from agent.runner import collect_health, collect_inventory, inventory_hash
+from agent.runner import ProbeCache, collect_health, collect_inventory, inventory_hash
 from agent.schema.report import SCHEMA_VERSION, Health, Inventory, ProbeError, Report
 from agent.spool import Spool
 from agent.state import Credentials, State, machine_id
@@ -87,7 +89,12 @@ def enroll(
     every PC could enroll anything."""
     if not config.enrollment_secret:
         raise EnrollError(f"no enrollment secret: set enrollment_secret or {SECRET_ENV}", retry=False)
-    answer = transport.enroll(machine_id(state.directory), hostname(), config.enrollment_secret)
+    answer = transport.enroll(
+        machine_id(state.directory),
+        hostname(),
+        config.enrollment_secret,
+        smbios_uuid(hardware_uuid_text()),
+    )
     credentials = Credentials(device_id=answer.device_id, token=answer.token)
     state.save_credentials(credentials)
     log.info("enrolled with %s as device %d", config.collector_url, answer.device_id)
@@ -112,6 +119,14 @@ def _remove_secret(config_file: Path) -> None:
         log.info("%s is set in the environment, which the agent leaves alone: unset it there", SECRET_ENV)
 
 
+def cadenced_inventory(config: AgentConfig) -> InventoryCollector:
+    """Inventories whose expensive probes run on their own cadence (``updates_interval``), their
+    last results kept in the state dir."""
+    cache = ProbeCache(config.state_dir)
+    intervals = {"updates": float(config.updates_interval)}
+    return lambda: collect_inventory(cache=cache, intervals=intervals)
+
+
 class Agent:
     """A running agent: ``run(stop)`` until the event is set. Collectors and backoff are parameters
     so tests can make them fast and predictable."""
@@ -122,7 +137,7 @@ class Agent:
         *,
         config_file: Path | None = None,
         health_collector: HealthCollector = collect_health,
-        inventory_collector: InventoryCollector = collect_inventory,
+        inventory_collector: InventoryCollector | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         self.config = config
@@ -130,7 +145,6 @@ class Agent:
         """The file the config came from: the enrollment secret is removed from it after enrolling."""
         self._stop = threading.Event()
         self._collect_health = health_collector
-        self._collect_inventory = inventory_collector
         # The spool first: a fresh state must number on from the reports still waiting. Its on_drop
         # is only called once the agent runs, when self.state exists.
         self.spool = Spool(
@@ -140,6 +154,7 @@ class Agent:
             on_drop=self._dropped,
         )
         self.state = State(config.state_dir, min_next_seq=self.spool.last_seq + 1)
+        self._collect_inventory = inventory_collector or cadenced_inventory(config)
         self.transport = Transport(
             config.collector_url, ca_file=config.ca_file, timeout=config.request_timeout
         )

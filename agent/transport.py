@@ -184,9 +184,13 @@ class Transport:
             return Outcome("retry", describe_error(exc, self.timeout))
         return classify(status, body)
 
-    def enroll(self, machine_id: str, hostname: str, secret: str) -> EnrollResponse:
+    def enroll(
+        self, machine_id: str, hostname: str, secret: str, hardware_uuid: str | None = None
+    ) -> EnrollResponse:
         """Exchange the enrollment secret for this agent's device id and token."""
-        request = EnrollRequest(machine_id=machine_id, hostname=hostname, secret=secret)
+        request = EnrollRequest(
+            machine_id=machine_id, hostname=hostname, secret=secret, hardware_uuid=hardware_uuid
+        )
         try:
             status, body = self._post(
                 ENROLL_PATH, msgspec.json.encode(request), {"Content-Type": "application/json"}

@@ -22,7 +22,6 @@ HOSTNAME = re.compile(
 )
 
 
-
 def is_address(text: str) -> bool:
     """An IPv4 or IPv6 literal, or a well-formed hostname."""
     try:

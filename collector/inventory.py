@@ -479,11 +479,9 @@ percent was replaced (a new cartridge), though its level is otherwise volatile."
 
 
 def supply_replacements(old: dict[str, Any] | None, new: dict[str, Any]) -> list[Change]:
-    """"Supply … replaced" events: levels jumping up to near full between two polls."""
+    """ "Supply … replaced" events: levels jumping up to near full between two polls."""
     rule = SNMP_RULES.lists["supplies"]
-    before = {
-        _key(item, rule): item for item in (old or {}).get("supplies") or () if isinstance(item, dict)
-    }
+    before = {_key(item, rule): item for item in (old or {}).get("supplies") or () if isinstance(item, dict)}
     rise, full = SUPPLY_REPLACED
     changes = []
     for item in new.get("supplies") or ():
@@ -496,7 +494,11 @@ def supply_replacements(old: dict[str, Any] | None, new: dict[str, Any]) -> list
             name = str(item.get("description"))
             changes.append(
                 Change(
-                    "hardware", "changed", f"supplies[{name}]", previous, item,
+                    "hardware",
+                    "changed",
+                    f"supplies[{name}]",
+                    previous,
+                    item,
                     f"Supply {name} replaced: {was:g}% → {now:g}%",
                 )
             )

@@ -140,6 +140,7 @@ def build_runtime(config: CollectorConfig) -> Runtime:
         token_cache_seconds=config.auth.token_cache_seconds,
         clock=lambda: datetime.now(UTC),
         require_approval=config.enrollment.require_approval,
+        live_after_seconds=config.liveness.offline_after_seconds,
     )
     runtime = Runtime(
         config=config,

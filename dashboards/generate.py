@@ -507,6 +507,44 @@ def workstation() -> Json:
             unit="bytes",
             decimals=1,
         ),
+        _stat(
+            "Windows 11 ready",
+            "Windows 10 PCs: whether every Windows 11 requirement holds (TPM 2.0, UEFI and Secure "
+            "Boot, a supported CPU, 4 GB RAM, 64 GB disk). Empty: Windows 11 already, or a requirement "
+            "the agent does not report (agents older than report schema 2). The host API names what "
+            "fails.",
+            f"max(dozor_host_windows11_ready{{{host}}})",
+            GOOD_IS_ONE,
+            mappings=yes_no("ready", "ready", "not ready"),
+            width=6,
+        ),
+        _stat(
+            "Windows 10 support",
+            "Windows 10 (not LTSC) after 14 October 2025 gets no security updates without paid "
+            "Extended Security Updates.",
+            f"max(dozor_host_windows10_end_of_support{{{host}}})",
+            BAD_FROM_ONE,
+            mappings=yes_no("in support", "ended", "in support"),
+            width=6,
+        ),
+        _stat(
+            "Clone conflict",
+            "Another live PC enrolled with this PC's machine id: both were imaged from one master. "
+            "Give one of them a new MachineGuid (sysprep) and enroll it again.",
+            f"max(dozor_host_clone_conflict{{{host}}})",
+            BAD_FROM_ONE,
+            mappings=yes_no("none", "clone", "none"),
+            width=6,
+        ),
+        _stat(
+            "Awaiting approval",
+            "Enrolled under enrollment.require_approval and not approved yet "
+            "(dozor-collector hosts approve).",
+            f"max(dozor_host_pending_approval{{{host}}})",
+            WARN_FROM_ONE,
+            mappings=yes_no("approved", "waiting", "approved"),
+            width=6,
+        ),
     ]
     hardware = [
         Panel(

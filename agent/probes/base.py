@@ -11,6 +11,11 @@ A probe module ``agent/probes/<section>/<name>_<platform>.py`` defines two funct
 
 Problems are raised as :class:`ProbeFailure`; the runner records them in ``Report.probe_errors``
 and the rest of the report goes on.
+
+Every run (an inventory, a health sample) has one deadline, set by the runner with
+:func:`deadline`: :func:`run_command` never lets a tool outlive it (the tool's timeout is cut to
+the time left, and on expiry its whole process tree is killed), so no tool is left running after
+the run has given up on its probe.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +48,36 @@ class ProbeFailure(Exception):
         self.message = message
 
 
+_DEADLINE: ContextVar[float | None] = ContextVar("dozor_run_deadline", default=None)
+"""``time.monotonic()`` by which the current run must be over; None outside a run."""
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Within this block (and the threads started with a copy of its context), tools end by ``at``."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left(timeout: float) -> float:
+    """``timeout`` cut to what is left of the run's deadline; ProbeFailure ``timeout`` once it passed."""
+    at = _DEADLINE.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise ProbeFailure("timeout", "the run's deadline passed before this step could start")
+    return min(timeout, left)
+
+
 def run_command(args: list[str], timeout: float = 30.0, ok_codes: tuple[int, ...] = (0,)) -> str:
     """Run a tool (through :data:`agent.processes.CHILDREN`, so a stop ends it) and return its stdout;
-    map the usual ways it fails to a ProbeFailure."""
+    map the usual ways it fails to a ProbeFailure. The tool is killed at ``timeout`` or at the run's
+    deadline, whichever comes first."""
+    timeout = time_left(timeout)
     try:
         done = CHILDREN.run(args, timeout)
     except Stopping as exc:

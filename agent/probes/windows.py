@@ -1,9 +1,13 @@
-"""What the Windows probes share: one PowerShell run per probe, registry reads, and pure helpers.
+"""What the Windows probes share: one PowerShell run per inventory, registry reads, and pure helpers.
 
-Collecting: :func:`powershell` runs several CIM/cmdlet pipelines in ONE ``powershell.exe`` (its start
-costs about a second) and returns each pipeline's ``ConvertTo-Json`` text under the key the probe
-chose; :func:`registry_values` and :func:`registry_subkeys` read the registry with ``winreg`` and
-give the same shape as ``Get-ItemProperty … | ConvertTo-Json``, so one parser serves both ways.
+Collecting: a probe declares its CIM/cmdlet pipelines as data (``PIPELINES``, key → pipeline, and
+``REQUIRED_PIPELINES``); the runner gathers those of every probe it runs into one :class:`Batch`,
+which runs them all in ONE ``powershell.exe`` (its start costs about a second) with one output frame
+per pipeline. :func:`powershell`, called by the probe's ``collect()``, returns each pipeline's
+``ConvertTo-Json`` text under the key the probe chose, from the batch's frames (or from a run of
+its own when no batch covers it); :func:`registry_values` and :func:`registry_subkeys` read the
+registry with ``winreg`` and give the same shape as ``Get-ItemProperty … | ConvertTo-Json``, so
+one parser serves both ways.
 ``winreg`` and ``powershell.exe`` are only touched inside these functions: the ``*_windows``
 modules import on Linux, where their ``parse()`` is tested on recorded outputs.
 
@@ -18,34 +22,48 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+import secrets
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from agent.probes.base import FailureKind, ProbeFailure, Raw, run_command
+from agent.probes.base import FailureKind, ProbeFailure, Raw, time_left
 from agent.probes.base import load_json as load_json_text
+from agent.processes import CHILDREN, Stopping
 
 HKLM = "HKEY_LOCAL_MACHINE"
 HKU = "HKEY_USERS"
 
 # ---------------------------------------------------------------- collecting: PowerShell
 
+# Every stream but output is silenced: by preference, and by redirecting warning (3), verbose (4),
+# debug (5) and information (6, Write-Host) around each pipeline, so nothing but frames is printed.
 _PRELUDE = (
     "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'; "
-    "$out = [ordered]@{}; $err = [ordered]@{}"
+    "$WarningPreference = 'SilentlyContinue'; $InformationPreference = 'SilentlyContinue'; "
+    "$VerbosePreference = 'SilentlyContinue'; $DebugPreference = 'SilentlyContinue'; "
+    # Non-ASCII is escaped, so the console code page (cp866 on a Russian PC) cannot mangle names.
+    "function Dozor-Ascii($s) { [regex]::Replace($s, '[^\\x00-\\x7F]', "
+    "{ param($m) '\\u{0:x4}' -f [int][char]$m.Value }) }; "
+    # One frame per pipeline, printed as soon as it is done: marker, number, o(utput) or e(rror), JSON.
+    # @(…) makes ConvertTo-Json write an array even for one result or none; an error keeps the
+    # locale-independent FullyQualifiedErrorId in front of the (localised) message.
+    "function Dozor-Step($n, $label, [scriptblock]$block) { "
+    "try { $kind = 'o'; $json = ConvertTo-Json -InputObject @(& $block 3>$null 4>$null 5>$null 6>$null) "
+    "-Depth 4 -Compress } catch { $kind = 'e'; $json = ConvertTo-Json -Compress -InputObject "
+    "([string]$_.FullyQualifiedErrorId + ': ' + $_.Exception.Message) }; "
+    "Write-Output ('{marker} ' + $n + ' ' + $kind + ' ' + (Dozor-Ascii $json)) }"
 )
-# @(…) makes ConvertTo-Json write an array even for one result or none; errors are kept per key
-# with the locale-independent FullyQualifiedErrorId in front of the (localised) message.
-_STEP = (
-    "try {{ $out['{key}'] = ConvertTo-Json -InputObject @({pipeline}) -Depth 4 -Compress }} "
-    "catch {{ $err['{key}'] = [string]$_.FullyQualifiedErrorId + ': ' + $_.Exception.Message }}"
-)
-# Escape everything outside ASCII, so the console code page (cp866 on a Russian PC) cannot mangle
-# names on the way through the pipe.
-_EPILOGUE = (
-    "$json = ConvertTo-Json -InputObject @{ out = $out; err = $err } -Depth 3 -Compress; "
-    r"[regex]::Replace($json, '[^\x00-\x7F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })"
-)
+_STEP = "Dozor-Step {number} '{label}' {{ {pipeline} }}"
+_FRAME = re.compile(r"^(?P<marker>DOZOR-FRAME-[0-9a-f]{8}) (?P<number>\d+) (?P<kind>[oe]) (?P<json>.*)$")
+COMMAND_LINE_LIMIT = 32_767
+"""Characters a Windows command line may hold (CreateProcess)."""
+TIMEOUT_SECONDS = 300.0
+"""PowerShell's own limit outside a run; within a run the run's deadline rules."""
 _ERROR_KINDS: tuple[tuple[FailureKind, tuple[str, ...]], ...] = (
     # WBEM_E_ACCESS_DENIED, E_ACCESSDENIED
     ("permission", ("UnauthorizedAccess", "0x80041003", "0x80070005", "AccessDenied")),
@@ -74,40 +92,199 @@ def powershell_exe() -> str:
     return rf"{system_root}\{system32}\WindowsPowerShell\v1.0\powershell.exe"
 
 
-def powershell_script(pipelines: Mapping[str, str]) -> str:
-    """The one script that runs every pipeline and prints ``{"out": {key: json}, "err": {key: why}}``."""
-    steps = [_STEP.format(key=key, pipeline=pipeline) for key, pipeline in pipelines.items()]
-    script = "; ".join([_PRELUDE, *steps, _EPILOGUE])
+def oem_code_page() -> int | None:
+    """The console (OEM) code page, in which PowerShell writes its errors: 866 on a Russian or
+    Ukrainian PC, 437 on an American one. The thin boundary to ``GetOEMCP``; None off Windows."""
+    if os.name != "nt":
+        return None
+    import ctypes
+
+    return int(ctypes.windll.kernel32.GetOEMCP())  # type: ignore[attr-defined]
+
+
+def decode_console(data: bytes, code_page: int | None = None) -> str:
+    """Console output as text, in the OEM code page (UTF-8 where none is known or Python lacks it)."""
+    encoding = f"cp{code_page}" if code_page else "utf-8"
+    try:
+        return data.decode(encoding, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def powershell_script(steps: Sequence[tuple[str, str]], marker: str) -> str:
+    """The one script that runs every ``(label, pipeline)`` and prints one frame per pipeline, its
+    number being the step's index; ``marker`` starts every frame line (nothing else printed can)."""
+    parts = [_PRELUDE.replace("{marker}", marker)]
+    for number, (label, pipeline) in enumerate(steps):
+        if "'" in label:
+            raise ValueError(f"a pipeline's label must not hold a single quote: {label!r}")
+        parts.append(_STEP.format(number=number, label=label, pipeline=pipeline))
+    script = "; ".join(parts)
     if '"' in script:
         # Double quotes would have to survive Windows command-line quoting; keep them out.
         raise ValueError("PowerShell pipelines must use single quotes only")
     return script
 
 
+def powershell_command(script: str) -> list[str]:
+    """How ``powershell.exe`` is started: no profile, no prompts, no execution policy in the way."""
+    return [
+        powershell_exe(),
+        "-NoLogo",
+        "-NoProfile",
+        "-NonInteractive",
+        "-ExecutionPolicy",
+        "Bypass",
+        "-Command",
+        script,
+    ]
+
+
+Frame = tuple[str, str]
+"""One pipeline's answer: (``"o"``, its ConvertTo-Json text) or (``"e"``, why it failed)."""
+
+
+def read_frames(stdout: str, marker: str) -> dict[int, Frame]:
+    """The frames in PowerShell's stdout by step number; any other line (a warning or progress text
+    that leaked, a banner) is skipped."""
+    frames: dict[int, Frame] = {}
+    for line in stdout.splitlines():
+        match = _FRAME.match(line.strip())
+        if match is None or match["marker"] != marker:
+            continue
+        try:
+            payload = json.loads(match["json"])
+        except ValueError:
+            continue  # a frame cut short by a kill
+        if match["kind"] == "o":
+            frames[int(match["number"])] = ("o", match["json"])
+        else:
+            frames[int(match["number"])] = ("e", str(payload))
+    return frames
+
+
+def run_script(
+    steps: Sequence[tuple[str, str]], timeout: float
+) -> tuple[dict[int, Frame], ProbeFailure | None]:
+    """Run ``steps`` in one ``powershell.exe``: the frames it printed, and why the others are
+    missing (None when every step has its frame). A timeout (the run's deadline included) kills its
+    process tree and keeps the frames printed before."""
+    marker = f"DOZOR-FRAME-{secrets.token_hex(4)}"
+    args = powershell_command(powershell_script(steps, marker))
+    if len(subprocess.list2cmdline(args)) > COMMAND_LINE_LIMIT:
+        raise ProbeFailure("failed", f"the PowerShell command line is over {COMMAND_LINE_LIMIT} characters")
+    code_page = oem_code_page()
+    failure: ProbeFailure | None = None
+    try:
+        done = CHILDREN.run(args, time_left(timeout))
+        stdout, stderr, returncode = done.stdout, done.stderr, done.returncode
+    except Stopping as exc:
+        return {}, ProbeFailure("failed", str(exc))
+    except FileNotFoundError:
+        return {}, ProbeFailure("missing_tool", f"{args[0]} is not installed")
+    except PermissionError:
+        return {}, ProbeFailure("permission", f"not allowed to run {args[0]}")
+    except subprocess.TimeoutExpired as exc:
+        stdout, stderr, returncode = exc.output or b"", exc.stderr or b"", None
+        failure = ProbeFailure("timeout", f"PowerShell did not finish within {exc.timeout:g} s")
+    frames = read_frames(decode_console(stdout, code_page), marker)
+    if len(frames) < len(steps) and failure is None:
+        lines = decode_console(stderr, code_page).strip().splitlines()
+        if returncode:
+            detail = lines[-1] if lines else "no error output"
+            failure = ProbeFailure("failed", f"PowerShell exited with {returncode}: {detail[:300]}")
+        else:
+            shown = decode_console(stdout, code_page)[:200]
+            failure = ProbeFailure("failed", f"PowerShell printed no result for every pipeline: {shown!r}")
+    return frames, failure
+
+
+class Batch:
+    """Every pipeline the Windows probes of one run declared (``PIPELINES``), run in ONE
+    ``powershell.exe`` (its start costs about a second; a probe each made 14 of them). A pipeline
+    declared by several probes (Get-HotFix) runs once. :meth:`run` is started first; each probe's
+    :func:`powershell` call then waits for its own frames."""
+
+    def __init__(self, declared: Mapping[str, Mapping[str, str]]) -> None:
+        """``declared``: owner (probe name) → key → pipeline, in the order they should run."""
+        self._steps: list[tuple[str, str]] = []
+        self._numbers: dict[str, int] = {}
+        """Pipeline text → its step number."""
+        for owner, pipelines in declared.items():
+            for key, pipeline in pipelines.items():
+                if pipeline not in self._numbers:
+                    self._numbers[pipeline] = len(self._steps)
+                    self._steps.append((f"{owner}/{key}", pipeline))
+        self._done = threading.Event()
+        self._frames: dict[int, Frame] = {}
+        self._failure: ProbeFailure | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._steps)
+
+    def covers(self, pipeline: str) -> bool:
+        return pipeline in self._numbers
+
+    def run(self, timeout: float = TIMEOUT_SECONDS) -> None:
+        """Run the script (on the thread that calls this) and hand out its frames."""
+        try:
+            self._frames, self._failure = run_script(self._steps, timeout)
+        except ProbeFailure as failure:
+            self._failure = failure
+        except Exception as exc:  # a bug here must cost the PowerShell probes only
+            self._failure = ProbeFailure("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._done.set()
+
+    def answers(self, pipelines: Mapping[str, str]) -> dict[str, Frame]:
+        """key → frame of each of ``pipelines`` (all covered), once the run is over; raises the run's
+        failure (``timeout`` when its deadline passed) if any of them has no frame."""
+        if not self._done.wait(time_left(TIMEOUT_SECONDS)):
+            raise ProbeFailure("timeout", "PowerShell did not finish before the run's deadline")
+        found: dict[str, Frame] = {}
+        for key, pipeline in pipelines.items():
+            frame = self._frames.get(self._numbers[pipeline])
+            if frame is None:
+                raise self._failure or ProbeFailure("failed", f"PowerShell gave no frame for {key}")
+            found[key] = frame
+        return found
+
+
+_BATCH: ContextVar[Batch | None] = ContextVar("dozor_powershell_batch", default=None)
+
+
+@contextmanager
+def batch(shared: Batch) -> Iterator[None]:
+    """Within this block (and threads started with a copy of its context), :func:`powershell` takes
+    the pipelines ``shared`` covers from its one run."""
+    token = _BATCH.set(shared)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+
+
 def powershell(
-    pipelines: Mapping[str, str], *, required: tuple[str, ...] = (), timeout: float = 120.0
+    pipelines: Mapping[str, str], *, required: tuple[str, ...] = (), timeout: float = TIMEOUT_SECONDS
 ) -> dict[str, str]:
-    """Run ``pipelines`` (key → PowerShell pipeline) in one ``powershell.exe``; return key → JSON.
+    """The ConvertTo-Json text of each of ``pipelines`` (key → PowerShell pipeline): from the run's
+    shared :class:`Batch` where it covers them, else from a ``powershell.exe`` of their own.
 
     A pipeline that failed is left out, so its fields parse as "not collected"; the probe fails as a
     whole when a ``required`` key failed or when nothing at all could be collected.
     """
-    stdout = run_command(
-        [
-            powershell_exe(),
-            "-NoLogo",
-            "-NoProfile",
-            "-NonInteractive",
-            "-Command",
-            powershell_script(pipelines),
-        ],
-        timeout=timeout,
-    )
-    try:
-        answer = json.loads(stdout)
-        out, err = dict(answer["out"] or {}), dict(answer["err"] or {})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ProbeFailure("failed", f"PowerShell printed no result: {stdout[:200]!r}") from exc
+    shared = _BATCH.get()
+    frames: dict[str, Frame] = {}
+    if shared is not None:
+        frames = shared.answers({key: p for key, p in pipelines.items() if shared.covers(p)})
+    alone = [(key, pipeline) for key, pipeline in pipelines.items() if key not in frames]
+    if alone:
+        numbered, failure = run_script(alone, timeout)
+        if failure is not None and len(numbered) < len(alone):
+            raise failure
+        frames |= {key: numbered[number] for number, (key, _) in enumerate(alone)}
+    out = {key: text for key, (kind, text) in frames.items() if kind == "o"}
+    err = {key: text for key, (kind, text) in frames.items() if kind == "e"}
     failed = [key for key in required if key in err] or ([] if out else list(err))
     if failed:
         raise ProbeFailure(_error_kind(err[failed[0]]), f"{failed[0]}: {err[failed[0]]}"[:1000])

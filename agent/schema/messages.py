@@ -9,10 +9,13 @@ from msgspec import Meta, Struct
 from agent.schema.report import MachineId, Text
 
 
-class EnrollRequest(Struct, forbid_unknown_fields=True):
+class EnrollRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     machine_id: MachineId
     hostname: Text
     secret: Annotated[str, Meta(min_length=1, max_length=256)]
+    hardware_uuid: Annotated[str, Meta(pattern=r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")] | None = None
+    """The SMBIOS system UUID (lower case), where the agent can read it: PCs imaged from one master
+    share their machine id, and this keeps them apart (the collector flags them as clones)."""
 
 
 class EnrollResponse(Struct):

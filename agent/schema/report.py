@@ -18,8 +18,11 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-SCHEMA_VERSION = 1
-"""Bumped on every incompatible change. The collector accepts this version and the one before."""
+SCHEMA_VERSION = 2
+"""Bumped on every change of the contract. The collector accepts this version and the one before."""
+ACCEPTED_SCHEMA_VERSIONS = (1, 2)
+"""What a collector decodes: version 2 only added optional fields, so a version 1 report (an agent
+not upgraded yet) decodes with the same structs, its new fields None."""
 
 _NO_NUL = r"^[^\x00]*$"
 
@@ -155,6 +158,10 @@ class OperatingSystem(_Base):
     architecture: Text | None = None
     kernel: Text | None = None
     install_date: datetime | None = None
+    display_version: Annotated[Text, _doc("v2. Windows feature update: '22H2', '23H2'")] | None = None
+    edition: (
+        Annotated[Text, _doc("v2. Windows EditionID ('Professional', 'Enterprise'); Linux variant")] | None
+    ) = None
 
 
 class SystemInfo(_Base):
@@ -167,6 +174,14 @@ class SystemInfo(_Base):
     bios_vendor: Text | None = None
     bios_version: Text | None = None
     bios_date: Text | None = None
+    smbios_uuid: (
+        Annotated[Text, _doc("v2. SMBIOS system UUID, lower case; with machine_id it tells clones apart")]
+        | None
+    ) = None
+    firmware_type: Annotated[Literal["uefi", "bios"], _doc("v2. how the PC booted")] | None = None
+
+
+CpuNumber = Annotated[int, Meta(ge=0, le=0xFFFF)]
 
 
 class Cpu(_Base):
@@ -175,6 +190,14 @@ class Cpu(_Base):
     threads: Annotated[int, Meta(ge=1, le=4096)] | None = None
     sockets: Annotated[int, Meta(ge=1, le=64)] | None = None
     max_mhz: Annotated[float, Meta(ge=0)] | None = None
+    vendor: Annotated[Text, _doc("v2. CPUID vendor: 'GenuineIntel', 'AuthenticAMD'")] | None = None
+    family: (
+        Annotated[CpuNumber, _doc("v2. CPUID display family (extended family added), e.g. 6, 23, 25")] | None
+    ) = None
+    model_number: (
+        Annotated[CpuNumber, _doc("v2. CPUID display model (extended model added), e.g. 158")] | None
+    ) = None
+    stepping: CpuNumber | None = None
 
 
 class MemoryModule(_Base):
@@ -206,9 +229,27 @@ class NetworkInterface(_Base):
     name: Text
     mac: Annotated[str, Meta(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")] | None = None
     addresses: Annotated[list[Text], Meta(max_length=256)] = []
+    networks: (
+        Annotated[
+            list[Text],
+            Meta(max_length=256),
+            _doc("v2. the addresses with their prefix length, '10.20.0.15/24'"),
+        ]
+        | None
+    ) = None
     speed_mbps: Annotated[int, Meta(ge=0)] | None = None
     is_up: bool | None = None
     description: Text | None = None
+
+
+class Tpm(_Base):
+    """v2. The Trusted Platform Module (Windows 11 needs version 2.0, present and enabled)."""
+
+    present: bool
+    version: Annotated[Text, _doc("spec version: '2.0', '1.2'")] | None = None
+    enabled: bool | None = None
+    activated: bool | None = None
+    manufacturer: Text | None = None
 
 
 class Monitor(_Base):
@@ -227,6 +268,7 @@ class Hardware(_Base):
     disks: Annotated[list[Disk], Meta(max_length=MAX_ITEMS)] | None = None
     network_interfaces: Annotated[list[NetworkInterface], Meta(max_length=MAX_ITEMS)] | None = None
     monitors: Annotated[list[Monitor], Meta(max_length=64)] | None = None
+    tpm: Tpm | None = None
 
 
 # ---------------------------------------------------------------- software
@@ -239,6 +281,10 @@ class SoftwarePackage(_Base):
     publisher: Text | None = None
     install_date: Annotated[Text, _doc("as the OS reports it, ISO date where known")] | None = None
     architecture: Text | None = None
+    user: (
+        Annotated[Text, _doc("v2. registry_user: the profile it is installed for (DOMAIN\\user or SID)")]
+        | None
+    ) = None
 
 
 class Hotfix(_Base):
@@ -252,7 +298,8 @@ class Hotfix(_Base):
 
 class Antivirus(_Base):
     name: Text
-    source: Literal["securitycenter", "defender", "clamav", "other"]
+    source: Literal["securitycenter", "defender", "clamav", "service", "other"]
+    """``service``: v2, known only from its running service (Windows Server has no SecurityCenter2)."""
     enabled: bool | None = None
     up_to_date: bool | None = None
     signature_version: Text | None = None
@@ -269,9 +316,21 @@ class FirewallProfile(_Base):
 
 class Updates(_Base):
     pending_count: Count | None = None
+    """None when not known: the update search failed, never ran, or is older than the agent trusts."""
     pending_security_count: Count | None = None
     last_installed_at: datetime | None = None
     reboot_required: bool | None = None
+    search_state: (
+        Annotated[
+            Literal["current", "stale", "failed", "never"],
+            _doc("v2. the last update search: recent enough, too old, failed, or none on record"),
+        ]
+        | None
+    ) = None
+    last_search_at: Annotated[datetime, _doc("v2. the last successful update search, UTC")] | None = None
+    collected_at: (
+        Annotated[datetime, _doc("v2. when this probe ran (it runs on its own cadence), UTC")] | None
+    ) = None
 
 
 class EncryptedVolume(_Base):
@@ -280,6 +339,18 @@ class EncryptedVolume(_Base):
     method: Text | None = None
     protection_on: bool | None = None
     encrypted_percent: Percent | None = None
+    locked: (
+        Annotated[bool, _doc("v2. an encrypted volume that is locked (its state cannot be read further)")]
+        | None
+    ) = None
+
+
+class LocalAdmin(_Base):
+    """v2. A member of the local Administrators group (S-1-5-32-544), in a form that does not flap."""
+
+    name: Annotated[Text, _doc("DOMAIN\\user, the domain upper case; Linux: the user name")]
+    kind: Literal["user", "group", "unknown"] = "unknown"
+    sid: Annotated[str, Meta(max_length=184, pattern=r"^S-1-[0-9-]+$")] | None = None
 
 
 class Security(_Base):
@@ -290,6 +361,8 @@ class Security(_Base):
     updates: Updates | None = None
     disk_encryption: Annotated[list[EncryptedVolume], Meta(max_length=256)] | None = None
     local_admins: Annotated[list[Text], Meta(max_length=MAX_ITEMS)] | None = None
+    local_admin_accounts: Annotated[list[LocalAdmin], Meta(max_length=MAX_ITEMS)] | None = None
+    """v2: the members with SID and kind; ``local_admins`` keeps their names for v1 readers."""
     guest_enabled: bool | None = None
     rdp_enabled: bool | None = None
     ssh_enabled: bool | None = None
@@ -305,6 +378,8 @@ class Inventory(_Base):
     security: Security
     software: Annotated[list[SoftwarePackage], Meta(max_length=MAX_PACKAGES)] | None = None
     hotfixes: Annotated[list[Hotfix], Meta(max_length=MAX_PACKAGES)] | None = None
+    software_unread_profiles: Annotated[list[Text], Meta(max_length=MAX_ITEMS)] | None = None
+    """v2: user profiles whose per-user software could not be read (hive locked or unreadable)."""
 
 
 # ---------------------------------------------------------------- the envelope

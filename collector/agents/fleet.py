@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from agent.schema.report import Hardware, Health, Report, Security
+from collector.store.reports import NO_FLAGS, HostFlags
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class HostState:
     security: Security | None = None
     probe_errors: int = 0
     pending_approval: bool = False
+    clone_conflict: bool = False
 
 
 class Fleet:
@@ -43,9 +45,9 @@ class Fleet:
             return list(self._hosts.values())
 
     def observe(
-        self, device_id: int, report: Report, received_at: datetime, pending_approval: bool = False
+        self, device_id: int, report: Report, received_at: datetime, flags: HostFlags = NO_FLAGS
     ) -> None:
-        """Fold an accepted report into the host's state (and its approval as the store had it)."""
+        """Fold an accepted report into the host's state (and its flags as the store had them)."""
         with self._lock:
             known = self._hosts.get(device_id)
             state = known or HostState(
@@ -56,7 +58,8 @@ class Fleet:
                 "last_seen": received_at.timestamp(),
                 "agent_version": report.agent_version,
                 "probe_errors": len(report.probe_errors),
-                "pending_approval": pending_approval,
+                "pending_approval": flags.pending_approval,
+                "clone_conflict": flags.clone_conflict,
             }
             if report.health is not None:
                 changes["health"] = report.health
@@ -99,6 +102,7 @@ def host_state_from_row(
     facts: dict[str, Any] | None,
     probe_errors: int,
     pending_approval: bool = False,
+    clone_conflict: bool = False,
 ) -> HostState:
     """A host state rebuilt from what the store keeps (JSON documents validated back into structs)."""
     return HostState(
@@ -112,4 +116,5 @@ def host_state_from_row(
         security=msgspec.convert(facts["security"], Security) if facts and facts.get("security") else None,
         probe_errors=probe_errors,
         pending_approval=pending_approval,
+        clone_conflict=clone_conflict,
     )

@@ -16,14 +16,14 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.schema.messages import EnrollRequest, EnrollResponse
-from agent.schema.report import SCHEMA_VERSION, Report
+from agent.schema.report import ACCEPTED_SCHEMA_VERSIONS, Report
 from collector.agents.fleet import Fleet
 from collector.config import IngestConfig
 from collector.metrics.instruments import CollectorMetrics
@@ -95,12 +95,14 @@ def decode_report(body: bytes, content_encoding: str | None, limits: IngestConfi
     except msgspec.DecodeError as exc:
         reason = "invalid_report" if isinstance(exc, msgspec.ValidationError) else "malformed_json"
         raise Rejected(400, reason, str(exc)) from None
-    if version != SCHEMA_VERSION:
-        relation = "newer than" if version > SCHEMA_VERSION else "older than"
+    if version not in ACCEPTED_SCHEMA_VERSIONS:
+        newest = max(ACCEPTED_SCHEMA_VERSIONS)
+        relation = "newer than" if version > newest else "older than"
+        accepted = ", ".join(map(str, ACCEPTED_SCHEMA_VERSIONS))
         raise Rejected(
             400,
             "unsupported_schema_version",
-            f"schema_version {version} is {relation} the version this collector accepts ({SCHEMA_VERSION})",
+            f"schema_version {version} is {relation} the versions this collector accepts ({accepted})",
         )
     try:
         return _report.decode(body)
@@ -140,6 +142,7 @@ class Ingest:
         token_cache_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         require_approval: bool = False,
+        live_after_seconds: float = 300.0,
     ) -> None:
         self._sessions = sessions
         self._fleet = fleet
@@ -150,6 +153,8 @@ class Ingest:
         self._tokens: dict[str, tuple[TokenOwner, float]] = {}
         self._clock = clock
         self._require_approval = require_approval
+        self._live_after = live_after_seconds
+        """A PC that reported this recently is live: another PC with its machine id is a clone."""
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=limits.queue_max)
         self._writer: asyncio.Task[None] | None = None
 
@@ -182,8 +187,15 @@ class Ingest:
 
         def write() -> tuple[int, str]:
             with self._sessions.begin() as session:
+                now = self._clock()
                 return enroll_agent(
-                    session, request.machine_id, request.hostname, self._clock(), self._require_approval
+                    session,
+                    request.machine_id,
+                    request.hostname,
+                    now,
+                    self._require_approval,
+                    request.hardware_uuid,
+                    live_since=now - timedelta(seconds=self._live_after),
                 )
 
         device_id, token = await asyncio.to_thread(write)
@@ -322,9 +334,7 @@ class Ingest:
                     item.done.set_exception(outcome)
                 continue
             if outcome.status == "accepted":
-                self._fleet.observe(
-                    item.device_id, item.report, item.received_at, outcome.pending_approval
-                )
+                self._fleet.observe(item.device_id, item.report, item.received_at, outcome.flags)
                 self._metrics.reports_accepted.labels(_content(item.report)).inc()
                 if outcome.gap:
                     self._metrics.sequence_gaps.inc(outcome.gap)

@@ -8,7 +8,9 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, Query, Request
 
+from agent.schema.report import Hardware, Security
 from collector.agents.ingest import Rejected
+from collector.agents.windows11 import Readiness, assess
 from collector.api.common import Admin, MsgspecResponse, decode_body, json_body, json_responses, read_store
 from collector.store import queries
 
@@ -29,16 +31,25 @@ async def list_hosts(runtime: Admin) -> MsgspecResponse:
     )
 
 
+class HostView(queries.HostDetail, kw_only=True):
+    windows11: Readiness
+    """Can the PC move to Windows 11, and which requirements fail or are unknown."""
+
+
 @router.get(
     "/hosts/{device_id}",
-    responses=json_responses(queries.HostDetail, 401, 404),
-    summary="One PC: hardware, software, security posture and health",
+    responses=json_responses(HostView, 401, 404),
+    summary="One PC: hardware, software, security posture, health and Windows 11 readiness",
 )
 async def get_host(device_id: int, runtime: Admin) -> MsgspecResponse:
-    host = await read_store(runtime, queries.get_host, device_id, datetime.now(UTC), runtime.offline_after)
+    now = datetime.now(UTC)
+    host = await read_store(runtime, queries.get_host, device_id, now, runtime.offline_after)
     if host is None:
         raise Rejected(404, "not_found", f"no host with id {device_id}")
-    return MsgspecResponse(host)
+    hardware = None if host.hardware is None else msgspec.convert(host.hardware, Hardware)
+    security = None if host.security is None else msgspec.convert(host.security, Security)
+    readiness = assess(hardware, security, now.date())
+    return MsgspecResponse(HostView(**msgspec.structs.asdict(host), windows11=readiness))
 
 
 @router.get(

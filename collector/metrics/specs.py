@@ -52,6 +52,25 @@ SPECS: tuple[MetricSpec, ...] = (
     ),
     _host("dozor_host_probe_errors", "gauge", "", "Probes that failed in the host's last report."),
     _host(
+        "dozor_host_clone_conflict",
+        "gauge",
+        "",
+        "1 if another live PC enrolled with this PC's machine id (both imaged from one master).",
+    ),
+    _host(
+        "dozor_host_windows11_ready",
+        "gauge",
+        "",
+        "Windows 10 PCs: 1 if every Windows 11 requirement is seen to hold, 0 if one fails "
+        "(absent while a requirement is unknown).",
+    ),
+    _host(
+        "dozor_host_windows10_end_of_support",
+        "gauge",
+        "",
+        "1 if the PC runs Windows 10 (not LTSC) after its end of support, 14 October 2025.",
+    ),
+    _host(
         "dozor_host_pending_approval",
         "gauge",
         "",
@@ -127,6 +146,14 @@ SPECS: tuple[MetricSpec, ...] = (
     _host("dozor_host_uac_enabled", "gauge", "", "1 if User Account Control is on."),
     # ---- fleet
     MetricSpec("dozor_fleet_hosts", "gauge", "", "Hosts with an agent, by liveness.", ("state",)),
+    MetricSpec(
+        "dozor_fleet_windows11_blockers",
+        "gauge",
+        "",
+        "Windows 10 PCs failing a Windows 11 requirement (tpm, uefi, secure_boot, cpu, ram, disk), "
+        "by requirement.",
+        ("requirement",),
+    ),
     # ---- the collector itself
     MetricSpec(
         "dozor_reports_accepted_total", "counter", "", "Agent reports stored, by content.", ("content",)

@@ -83,6 +83,15 @@ class Device(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
     agent_version: Mapped[str | None] = mapped_column(String(64))
+    schema_version: Mapped[int | None] = mapped_column(Integer)
+    """The report schema version the agent last sent (``agent.schema.report.SCHEMA_VERSION``)."""
+    hardware_uuid: Mapped[str | None] = mapped_column(String(64))
+    """The SMBIOS UUID the PC's agent enrolled with: with ``machine_id`` it tells apart PCs imaged
+    from one master (which share MachineGuid)."""
+    clone_of: Mapped[int | None] = mapped_column(Id)
+    """A PC that enrolled with the machine id of another live PC (a clone): that PC's device id."""
+    clone_conflict: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Set on both PCs of a clone pair: exported as ``dozor_host_clone_conflict`` until resolved."""
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     """Highest report sequence number accepted from the agent: replays at or below it are duplicates.
     Back to 0 when the agent enrolls again (a reinstalled agent counts from 1)."""
@@ -272,9 +281,7 @@ class SshState(Base):
 
     __tablename__ = "ssh_states"
 
-    device_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
+    device_id: Mapped[int] = mapped_column(Id, ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
     host_key: Mapped[str | None] = mapped_column(Text)
     """``<type> <base64>`` as in known_hosts; NULL until the first session."""
     host_key_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -44,6 +44,10 @@ class HostSummary(Struct):
     """None until the first inventory arrived."""
     pending_approval: bool = False
     """Enrolled under ``enrollment.require_approval`` and not approved yet: its reports are flagged."""
+    schema_version: int | None = None
+    """The report schema the agent sends: an old agent (1) lacks the newer facts."""
+    clone_conflict: bool = False
+    """Another live PC enrolled with this one's machine id (imaged from one master)."""
 
 
 class SoftwareEntry(Struct):
@@ -76,6 +80,11 @@ class HostDetail(Struct):
     seq_gaps: int
     last_seq: int
     pending_approval: bool = False
+    schema_version: int | None = None
+    clone_conflict: bool = False
+    clone_of: int | None = None
+    """The host whose machine id this clone shares."""
+    hardware_uuid: str | None = None
 
 
 class CatalogueEntry(Struct):
@@ -111,6 +120,7 @@ class FleetRow(Struct):
     facts: dict[str, Any] | None
     probe_errors: int
     pending_approval: bool
+    clone_conflict: bool
 
 
 def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> list[HostSummary]:
@@ -126,6 +136,8 @@ def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> lis
             Device.agent_version,
             Device.facts["security"],
             Device.pending_approval,
+            Device.schema_version,
+            Device.clone_conflict,
         )
         .where(Device.kind == AGENT_KIND)
         .order_by(Device.hostname, Device.id)
@@ -142,6 +154,8 @@ def list_hosts(session: Session, now: datetime, offline_after: timedelta) -> lis
             agent_version=row[6],
             security_problems=None if row[7] is None else security_problems(row[7]),
             pending_approval=row[8],
+            schema_version=row[9],
+            clone_conflict=row[10],
         )
         for row in rows
     ]
@@ -203,6 +217,10 @@ def get_host(session: Session, device_id: int, now: datetime, offline_after: tim
         seq_gaps=device.seq_gaps,
         last_seq=device.last_seq,
         pending_approval=device.pending_approval,
+        schema_version=device.schema_version,
+        clone_conflict=device.clone_conflict,
+        clone_of=device.clone_of,
+        hardware_uuid=device.hardware_uuid,
     )
 
 
@@ -267,6 +285,7 @@ def fleet_rows(session: Session, seen_since: datetime | None = None) -> list[Fle
             Device.facts["security"],
             Device.probe_errors,
             Device.pending_approval,
+            Device.clone_conflict,
         ).where(
             Device.kind == AGENT_KIND,
             Device.machine_id.is_not(None),
@@ -284,6 +303,7 @@ def fleet_rows(session: Session, seen_since: datetime | None = None) -> list[Fle
             facts=None if row[6] is None and row[7] is None else {"hardware": row[6], "security": row[7]},
             probe_errors=len(row[8] or ()),
             pending_approval=row[9],
+            clone_conflict=row[10],
         )
         for row in rows
     ]

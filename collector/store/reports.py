@@ -36,6 +36,7 @@ _CLAIM = (
         _devices.c.facts_hash,
         _devices.c.probe_errors,
         _devices.c.pending_approval,
+        _devices.c.clone_conflict,
     )
 )
 _CLAIM_WITH_FACTS = _CLAIM.returning(_devices.c.facts)
@@ -53,6 +54,17 @@ _DELETE_SOFTWARE = delete(_software).where(
 
 
 @dataclass(frozen=True, slots=True)
+class HostFlags:
+    pending_approval: bool = False
+    """The PC waits for an administrator's approval (``enrollment.require_approval``)."""
+    clone_conflict: bool = False
+    """Another live PC enrolled with the same machine id (imaged from one master)."""
+
+
+NO_FLAGS = HostFlags()
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyOutcome:
     status: Literal["accepted", "duplicate"]
     need_inventory: bool = False
@@ -61,8 +73,8 @@ class ApplyOutcome:
     """Change events recorded for this report."""
     gap: int = 0
     """Reports the agent numbered between the previous accepted one and this one, never received."""
-    pending_approval: bool = False
-    """The PC waits for an administrator's approval (``enrollment.require_approval``)."""
+    flags: HostFlags = field(default_factory=HostFlags)
+    """What the store says of the PC beside its report (approval, clone conflict)."""
 
 
 def apply_report(session: Session, device_id: int, report: Report, received_at: datetime) -> ApplyOutcome:
@@ -82,13 +94,14 @@ def apply_report(session: Session, device_id: int, report: Report, received_at: 
             raise NoResultFound(f"device {device_id} does not exist")
         return ApplyOutcome("duplicate")
 
-    last_seq, seq_gaps, hostname, facts_hash, old_errors, pending_approval, *old_facts = claimed
+    last_seq, seq_gaps, hostname, facts_hash, old_errors, pending, clone, *old_facts = claimed
     gap = report.seq - last_seq - 1 if last_seq > 0 else 0
     values: dict[str, Any] = {
         "last_seq": report.seq,
         "seq_gaps": seq_gaps + gap,
         "last_seen_at": received_at,
         "agent_version": report.agent_version,
+        "schema_version": report.schema_version,
         "probe_errors": _probe_errors(old_errors, report),
     }
     changes: list[Change] = []
@@ -107,7 +120,7 @@ def apply_report(session: Session, device_id: int, report: Report, received_at: 
     # The SET clause is the keys of ``values``: a handful of shapes, each compiled once and cached.
     connection.execute(_SET, {"device_id": device_id, **values})
     record_changes(session, device_id, "agent", received_at, changes)
-    return ApplyOutcome("accepted", need_inventory, changes, gap, pending_approval)
+    return ApplyOutcome("accepted", need_inventory, changes, gap, HostFlags(pending, clone))
 
 
 def record_changes(

@@ -3,6 +3,8 @@ fail with a ProbeFailure when the essentials are missing, and the shared text pa
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,10 +12,11 @@ import pytest
 
 from agent.probes import linux
 from agent.probes.base import ProbeFailure
-from agent.probes.hardware import cpu_linux, memory_linux, system_linux
+from agent.probes.hardware import cpu_linux, memory_linux, system_linux, tpm_linux
 from agent.probes.health import system as health_system
-from agent.probes.security import accounts_linux, remote_access_linux
+from agent.probes.security import accounts_linux, remote_access_linux, updates_linux
 from agent.probes.software import packages_linux
+from agent.schema.report import LocalAdmin, Tpm
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -29,6 +32,9 @@ def test_collect_reads_under_its_io_roots(tmp_path: Path) -> None:
             "proc/sys/kernel/hostname": "pc-07\n",
             "sys/class/dmi/id/sys_vendor": "HP\n",
             "sys/class/dmi/id/bios_date": "03/14/2022\n",
+            "sys/class/dmi/id/product_uuid": "4C4C4544-0058-4B10-8032-B7C04F4C4D33\n",
+            "sys/firmware/efi/fw_platform_size": "64\n",
+            "sys/class/tpm/tpm0/tpm_version_major": "2\n",
             "etc/resolv.conf": "search corp.example\n",
             "etc/passwd": "root:x:0:0:root:/root:/bin/bash\n",
             "etc/group": "sudo:x:27:admin\n",
@@ -43,11 +49,27 @@ def test_collect_reads_under_its_io_roots(tmp_path: Path) -> None:
         "HP",
         "2022-03-14",
     )
+    assert (system.smbios_uuid, system.firmware_type) == ("4c4c4544-0058-4b10-8032-b7c04f4c4d33", "uefi")
+    assert tpm_linux.parse(tpm_linux.collect(sys=sys)) == {"tpm": Tpm(present=True, version="2.0")}
     assert accounts_linux.parse(accounts_linux.collect(root=root)) == {
         "local_admins": ["admin", "root"],
+        "local_admin_accounts": [LocalAdmin(name="admin", kind="user"), LocalAdmin(name="root", kind="user")],
         "guest_enabled": False,  # no guest account, so no shadow needed
     }
     assert [p.name for p in packages_linux.parse(packages_linux.collect(root=root))["software"]] == ["bash"]
+
+
+def test_update_lists_age_is_read_under_the_root(tmp_path: Path) -> None:
+    """The lists' times come from the I/O root; an apt stamp 30 days old makes the search stale."""
+    _write(tmp_path, {"var/lib/apt/periodic/update-success-stamp": "", "var/lib/apt/lists/lock": ""})
+    month_ago = time.time() - 30 * 86400
+    for path in ("var/lib/apt/periodic/update-success-stamp", "var/lib/apt/lists"):
+        os.utime(tmp_path / path, (month_ago, month_ago))
+    raw = updates_linux.collect(root=str(tmp_path))
+    raw[updates_linux.APT] = "Inst bash [5.2-1] (5.2-2 Debian:12.8/stable [amd64])\n"  # as if apt-get ran
+    updates = updates_linux.parse(raw)["updates"]
+    assert (updates.search_state, updates.pending_count) == ("stale", None)
+    assert updates.last_search_at is not None and abs(updates.last_search_at.timestamp() - month_ago) < 1
 
 
 def test_sshd_drop_ins_are_read_with_the_main_config(tmp_path: Path) -> None:

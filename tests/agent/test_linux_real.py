@@ -18,9 +18,18 @@ from agent.schema.report import SCHEMA_VERSION, Health, Inventory, ProbeError, R
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the Linux probes run on Linux only")
 
 
+INTERVALS = {"updates": 3600.0}
+"""As the agent runs: the update search on its cadence, its result kept between runs."""
+
+
 @pytest.fixture(scope="module")
-def inventory() -> tuple[Inventory, list[ProbeError]]:
-    return runner.collect_inventory()
+def cache(tmp_path_factory: pytest.TempPathFactory) -> runner.ProbeCache:
+    return runner.ProbeCache(tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="module")
+def inventory(cache: runner.ProbeCache) -> tuple[Inventory, list[ProbeError]]:
+    return runner.collect_inventory(cache=cache, intervals=INTERVALS)
 
 
 LINUX_PROBES = [probe for probe in (*INVENTORY_PROBES, *HEALTH_PROBES) if probe.load("linux") is not None]
@@ -91,7 +100,10 @@ def test_the_report_round_trips_through_the_collectors_decoder(
     assert msgspec.json.decode(msgspec.json.encode(report), type=Report) == report
 
 
-def test_the_inventory_hash_is_stable_between_runs(inventory: tuple[Inventory, list[ProbeError]]) -> None:
-    again, _ = runner.collect_inventory()
+def test_the_inventory_hash_is_stable_between_runs(
+    inventory: tuple[Inventory, list[ProbeError]], cache: runner.ProbeCache
+) -> None:
+    """The second run reuses the update search's result (and its collected_at): same hash."""
+    again, _ = runner.collect_inventory(cache=cache, intervals=INTERVALS)
     assert msgspec.to_builtins(again) == msgspec.to_builtins(inventory[0])
     assert runner.inventory_hash(again) == runner.inventory_hash(inventory[0])

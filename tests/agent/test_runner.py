@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -10,12 +11,13 @@ from types import ModuleType
 from typing import Any
 
 import msgspec
+import psutil
 import pytest
 
 from agent import runner
-from agent.probes import Probe
-from agent.probes.base import ProbeFailure
-from agent.schema.report import Cpu, Health, SoftwarePackage, SystemInfo
+from agent.probes import Probe, windows
+from agent.probes.base import ProbeFailure, run_command
+from agent.schema.report import Cpu, Health, SoftwarePackage, SystemInfo, Updates
 
 RELEASE = threading.Event()
 """Hanging probes wait on this; set at teardown so their threads end."""
@@ -182,3 +184,117 @@ def test_health_is_none_without_its_required_fields(fake_probe: Callable[..., Pr
     assert health is None
     assert [e.probe for e in errors] == ["health.system", "health"]
     assert "boot_time" in errors[1].message
+
+
+# ---------------------------------------------------------------- one deadline per run, no orphans
+
+
+def _tree_left(marker: str) -> list[psutil.Process]:
+    """Processes still alive whose command line holds ``marker``."""
+    left = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if (
+            marker in " ".join(process.info["cmdline"] or [])
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+        ):
+            left.append(process)
+    return left
+
+
+def _no_orphans(marker: str, within: float = 2.0) -> bool:
+    deadline = time.monotonic() + within
+    while _tree_left(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sh, sleep and process groups")
+def test_the_run_deadline_kills_a_hanging_tool_and_its_children(fake_probe: Callable[..., Probe]) -> None:
+    """A tool asking for 300 s is killed, with the child it started, at the run's 1 s deadline."""
+    hang = ["sh", "-c", "sleep 61.5 & sleep 61.5; wait"]
+    probes = (
+        fake_probe(
+            "security.updates", "security", lambda raw: {}, collect=lambda: {"x": run_command(hang, 300)}
+        ),
+        fake_probe("hardware.system", "hardware", lambda _: {"system": SystemInfo(hostname="pc-01")}),
+    )
+    started = time.monotonic()
+    inventory, errors = runner.collect_inventory(probes, timeout=1.0)
+    assert time.monotonic() - started < 1.5
+    assert inventory.hardware.system is not None
+    assert [(e.probe, e.kind) for e in errors] == [("security.updates", "timeout")]
+    assert _no_orphans("sleep 61.5")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sh, sleep and process groups")
+def test_a_hanging_shared_powershell_is_killed_at_the_deadline(
+    fake_probe: Callable[..., Probe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one PowerShell of a run (a stand-in script here) prints the first probe's frame, then hangs:
+    that probe reports, the one waiting on the rest is a ``timeout``, and nothing is left running."""
+
+    def stand_in(script: str) -> list[str]:
+        marker = re.search(r"DOZOR-FRAME-[0-9a-f]{8}", script)
+        assert marker is not None
+        return [
+            "sh",
+            "-c",
+            f"echo 'WARNING: junk'; echo '{marker[0]} 0 o [1]'; sleep 62.5 & sleep 62.5; wait",
+        ]
+
+    monkeypatch.setattr(windows, "powershell_command", stand_in)
+    quick = {"quick.json": "Get-Quick"}
+    slow = {"slow.json": "Get-Slow"}
+    probes = (
+        fake_probe(
+            "hardware.cpu",
+            "hardware",
+            lambda raw: {"system": SystemInfo(hostname=raw["quick.json"])},
+            collect=lambda: windows.powershell(quick),
+        ),
+        fake_probe("security.updates", "security", lambda raw: {}, collect=lambda: windows.powershell(slow)),
+    )
+    for probe, pipelines in zip(probes, (quick, slow), strict=True):
+        sys.modules[probe.module_path].PIPELINES = pipelines  # type: ignore[attr-defined]
+    started = time.monotonic()
+    inventory, errors = runner.collect_inventory(probes, timeout=1.0)
+    assert time.monotonic() - started < 1.5
+    assert inventory.hardware.system == SystemInfo(hostname="[1]")
+    assert [(e.probe, e.kind) for e in errors] == [("security.updates", "timeout")]
+    assert _no_orphans("sleep 62.5")
+
+
+def test_a_probe_on_a_cadence_is_reused_with_its_age_and_survives_a_restart(
+    fake_probe: Callable[..., Probe], tmp_path: Any
+) -> None:
+    runs: list[int] = []
+
+    def search(_: Any) -> dict[str, Any]:
+        runs.append(1)
+        return {"updates": Updates(pending_count=3)}
+
+    probe = Probe(
+        "security.updates",
+        "security",
+        fake_probe("security.updates", "security", search).module_path,
+        cadence="updates",
+    )
+    intervals = {"updates": 3600.0}
+    first, _ = runner.collect_inventory(
+        (probe,), timeout=5, cache=runner.ProbeCache(tmp_path), intervals=intervals
+    )
+    # A new cache object: the agent restarted; the result is read back from the state dir.
+    again, _ = runner.collect_inventory(
+        (probe,), timeout=5, cache=runner.ProbeCache(tmp_path), intervals=intervals
+    )
+    assert len(runs) == 1
+    assert first.security.updates is not None and first.security.updates.collected_at is not None
+    assert again.security.updates == first.security.updates
+    assert runner.inventory_hash(again) == runner.inventory_hash(first)
+    time.sleep(1.1)  # its age counts in whole seconds
+    runner.collect_inventory(
+        (probe,), timeout=5, cache=runner.ProbeCache(tmp_path), intervals={"updates": 0.5}
+    )
+    assert len(runs) == 2

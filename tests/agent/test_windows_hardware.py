@@ -216,6 +216,10 @@ def test_os_build_carries_the_update_revision(shared_testdata: Path) -> None:
                 "threads": 32,
                 "sockets": 2,
                 "max_mhz": 2098.0,
+                "vendor": "GenuineIntel",
+                "family": 6,
+                "model_number": 79,
+                "stepping": 1,
             },
         ),
         (
@@ -227,6 +231,10 @@ def test_os_build_carries_the_update_revision(shared_testdata: Path) -> None:
                 "threads": 24,
                 "sockets": 1,
                 "max_mhz": 3793.0,
+                "vendor": "AuthenticAMD",
+                "family": 23,
+                "model_number": 113,
+                "stepping": 0,
             },
         ),
         (
@@ -237,6 +245,10 @@ def test_os_build_carries_the_update_revision(shared_testdata: Path) -> None:
                 "threads": 8,
                 "sockets": 1,
                 "max_mhz": 1498.0,
+                "vendor": "GenuineIntel",
+                "family": 6,
+                "model_number": 126,
+                "stepping": 5,
             },
         ),
     ],
@@ -257,10 +269,25 @@ def test_cpu_trmm(shared_testdata: Path, machine: str, expected: dict[str, Any])
                 "threads": 4,
                 "sockets": 1,
                 "max_mhz": 2801.0,
+                "vendor": "GenuineIntel",
+                "family": 6,
+                "model_number": 42,
+                "stepping": 7,
             },
         ),
         # Server 2003 has no NumberOfCores: unknown, not zero
-        ("2003", {"model": "Intel(R) Xeon(TM) CPU 3.06GHz", "sockets": 2, "max_mhz": 3065.0}),
+        (
+            "2003",
+            {
+                "model": "Intel(R) Xeon(TM) CPU 3.06GHz",
+                "sockets": 2,
+                "max_mhz": 3065.0,
+                "vendor": "GenuineIntel",
+                "family": 15,
+                "model_number": 2,
+                "stepping": 9,
+            },
+        ),
         (
             "2008-with-2-different-cpus",
             {
@@ -269,6 +296,10 @@ def test_cpu_trmm(shared_testdata: Path, machine: str, expected: dict[str, Any])
                 "threads": 8,
                 "sockets": 2,
                 "max_mhz": 2000.0,
+                "vendor": "GenuineIntel",
+                "family": 6,
+                "model_number": 26,
+                "stepping": 5,
             },
         ),
         (
@@ -279,6 +310,10 @@ def test_cpu_trmm(shared_testdata: Path, machine: str, expected: dict[str, Any])
                 "threads": 4,
                 "sockets": 1,
                 "max_mhz": 2994.0,
+                "vendor": "AuthenticAMD",
+                "family": 23,
+                "model_number": 49,
+                "stepping": 0,
             },
         ),
         # XP's WMI names a Core 2 "Pentium III Xeon"; that is what Windows says
@@ -290,6 +325,10 @@ def test_cpu_trmm(shared_testdata: Path, machine: str, expected: dict[str, Any])
                 "threads": 2,
                 "sockets": 1,
                 "max_mhz": 2527.0,
+                "vendor": "GenuineIntel",
+                "family": 6,
+                "model_number": 23,
+                "stepping": 6,
             },
         ),
     ],
@@ -598,3 +637,14 @@ def test_monitors_from_real_edid(shared_testdata: Path, edid: str, expected: dic
     # which only the raw EDID carries.
     from_edid = checked({"monitors": [decode(blob)]})["monitors"][0]
     assert {**from_edid, "serial": None} == {**expected, "serial": None}
+
+
+def test_system_smbios_uuid_from_computer_system_product(shared_testdata: Path) -> None:
+    """The HP server's Win32_ComputerSystemProduct.UUID, in lower case, identifies it beside MachineGuid."""
+    raw = {
+        **as_raw(system_windows.COMPUTER_SYSTEM, trmm(shared_testdata, "wmi1.json", "comp_sys")),
+        **as_raw(system_windows.PRODUCT, trmm(shared_testdata, "wmi1.json", "comp_sys_prod")),
+    }
+    system = checked(parsed(system_windows, raw))["system"]
+    assert system["smbios_uuid"] == "30393538-3438-584d-5136-353130325031"
+    assert "firmware_type" not in system  # not collected here

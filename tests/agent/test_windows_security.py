@@ -128,11 +128,23 @@ def test_firewall_registry_all_off(shared_testdata: Path) -> None:
     ]
 
 
+# Automatic Updates searched successfully an hour before the probe ran.
+FRESH_SEARCH = as_raw(
+    updates_windows.SEARCH,
+    {
+        "LastSearchSuccessDate": "2020-10-01 08:00:00",
+        "LastInstallationSuccessDate": None,
+        "Now": "2020-10-01 09:00:00",
+    },
+)
+
+
 def test_updates_wua_search_and_get_hotfix(shared_testdata: Path) -> None:
     toml = shared_testdata / WINDOWS_2019
     raw = {
         updates_windows.PENDING: cnquery_stdout(toml, "EncodedCommand"),
         updates_windows.HOTFIXES: cnquery_stdout(toml, "Get-HotFix"),
+        **FRESH_SEARCH,
     }
     # KB4537759 (Critical) and KB4538461 (Security Updates classification, no severity)
     assert checked(parsed(updates_windows, raw)) == {
@@ -140,16 +152,33 @@ def test_updates_wua_search_and_get_hotfix(shared_testdata: Path) -> None:
             "pending_count": 6,
             "pending_security_count": 2,
             "last_installed_at": "2020-09-09T00:00:00Z",
+            "search_state": "current",
+            "last_search_at": "2020-10-01T08:00:00Z",
         }
     }
 
 
 def test_updates_trmm_search_results(shared_testdata: Path) -> None:
     pending = trmm_pending_updates(shared_testdata / TRMM / "winupdates.json")
-    updates = parsed(updates_windows, as_raw(updates_windows.PENDING, pending))["updates"]
+    updates = parsed(updates_windows, {**as_raw(updates_windows.PENDING, pending), **FRESH_SEARCH})["updates"]
     # 15 updates, 7 installed; of the 8 pending, 5 are security updates (one without a severity)
     assert (updates.pending_count, updates.pending_security_count) == (8, 5)
     assert updates.last_installed_at is None and updates.reboot_required is None
+
+
+def test_updates_same_search_results_when_stale_are_not_counted(shared_testdata: Path) -> None:
+    """The same offline results, but the last successful search was 8 days ago: no count."""
+    pending = trmm_pending_updates(shared_testdata / TRMM / "winupdates.json")
+    stale = as_raw(
+        updates_windows.SEARCH,
+        {"LastSearchSuccessDate": "2020-10-01 08:00:00", "Now": "2020-10-09 08:00:01"},
+    )
+    updates = parsed(updates_windows, {**as_raw(updates_windows.PENDING, pending), **stale})["updates"]
+    assert (updates.search_state, updates.pending_count, updates.pending_security_count) == (
+        "stale",
+        None,
+        None,
+    )
 
 
 def test_encryption_bitlocker_status(shared_testdata: Path) -> None:
@@ -179,10 +208,24 @@ def test_encryption_wmic_dump(shared_testdata: Path) -> None:
 def test_accounts_single_administrator_is_an_object_not_an_array(shared_testdata: Path) -> None:
     stdout = cnquery_stdout(shared_testdata / GROUPS, '-Group "Administrators"')
     assert stdout.lstrip().startswith("{")
-    assert parsed(accounts_windows, {accounts_windows.ADMINISTRATORS: stdout}) == {
-        "local_admins": ["Test\\chris"],
+    assert checked(parsed(accounts_windows, {accounts_windows.ADMINISTRATORS: stdout})) == {
+        "local_admins": ["TEST\\chris"],
+        "local_admin_accounts": [
+            {"name": "TEST\\chris", "kind": "user", "sid": "S-1-5-21-2356735557-1575748656-448136971-500"}
+        ],
         "guest_enabled": None,
     }
+
+
+def test_accounts_both_ways_of_listing_give_one_set(shared_testdata: Path) -> None:
+    """The recorded Get-LocalGroupMember answer and the ADSI fallback's spelling of the same member
+    (``WORKGROUP/TEST/chris``, lower case, its SID as a string) report the same administrator."""
+    stdout = cnquery_stdout(shared_testdata / GROUPS, '-Group "Administrators"')
+    member = json.loads(stdout)
+    adsi = {"Name": "WORKGROUP\\test\\chris", "SID": member["SID"]["Value"], "ObjectClass": "User"}
+    first = parsed(accounts_windows, {accounts_windows.ADMINISTRATORS: stdout})
+    second = parsed(accounts_windows, as_raw(accounts_windows.ADMINISTRATORS, [adsi]))
+    assert first == second
 
 
 def test_accounts_several_members(shared_testdata: Path) -> None:

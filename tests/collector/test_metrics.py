@@ -23,6 +23,7 @@ from collector.sources.snmp.view import DeviceIdentity, DeviceView
 from collector.sources.ssh.store import SshStatus
 from collector.sources.ssh.view import BackupView
 from tests import factories
+from tests.collector.test_windows11 import ready_inventory
 from tests.promtool import promtool
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def rich_report() -> Report:
             DiskIO(device="nvme0n1", read_bytes=10**9, write_bytes=2 * 10**9, read_count=5, write_count=9)
         ],
     )
-    inventory = factories.inventory()
+    inventory = ready_inventory()  # with the schema 2 facts Windows 11 readiness needs
     security = msgspec.structs.replace(
         inventory.security,
         disk_encryption=[EncryptedVolume(volume="C:", encrypted=True, method="XTS-AES-128")],

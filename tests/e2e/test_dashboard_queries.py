@@ -57,6 +57,8 @@ EXPECTED_EMPTY_PANELS: dict[tuple[str, str, str], str] = {
     ("workstation.json", "Disks (SMART)", "A"): NO_HEALTH_DETAIL.format("SMART verdict"),
     ("workstation.json", "Updates and settings", "C"): NO_HEALTH_DETAIL.format("last update time"),
     ("workstation.json", "Updates and settings", "H"): NO_HEALTH_DETAIL.format("SSH server state"),
+    ("workstation.json", "Windows 11 ready", "A"): "the simulated agents send no TPM, firmware or "
+    "CPU signature: readiness is unknown, so no series (tests/collector/test_windows11.py covers it)",
     ("ups.json", "Shortest runtime", "A"): "the netagent2 UPS recording has no runtime estimate",
     ("ups.json", "UPSes", "F"): "the netagent2 UPS recording has no runtime estimate",
     ("ups.json", "Runtime on battery", "A"): "the netagent2 UPS recording has no runtime estimate",

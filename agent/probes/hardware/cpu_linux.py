@@ -2,7 +2,8 @@
 cores and sockets (``/proc/cpuinfo`` has no ``physical id`` on ARM), ``cpufreq`` for the top clock.
 
 The ``cpu MHz`` of ``/proc/cpuinfo`` is the current clock and changes all the time, so it is never
-used: a VM without ``cpufreq`` reports no ``max_mhz``.
+used: a VM without ``cpufreq`` reports no ``max_mhz``. Vendor, family, model and stepping are the
+x86 ``vendor_id``, ``cpu family``, ``model``, ``stepping`` (already CPUID display values); ARM has none.
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def _counts(
     return len(cores), len({package for package, _core in cores})
 
 
+def _number(value: str | None) -> int | None:
+    """A decimal cpuinfo field; None for ARM's ``model name``-less values or "unknown"."""
+    return int(value) if value and value.isdigit() and int(value) <= 0xFFFF else None
+
+
 def parse(raw: Raw) -> dict[str, Any]:
     paragraphs = [colon_fields(block) for block in blocks(str(raw.get(CPUINFO, "")))]
     processors = [fields for fields in paragraphs if "processor" in fields and fields["processor"].isdigit()]
@@ -115,6 +121,7 @@ def parse(raw: Raw) -> dict[str, Any]:
     }
     topology: dict[str, dict[str, str]] = load_json(raw, TOPOLOGY) or {}
     cores, sockets = _counts(processors, topology)
+    first = processors[0]
     max_khz = [cpu.get("cpufreq/cpuinfo_max_freq", "") for cpu in topology.values()]
     top_khz = [int(khz) for khz in max_khz if khz.isdigit()]
     return {
@@ -124,5 +131,9 @@ def parse(raw: Raw) -> dict[str, Any]:
             threads=len(processors),
             sockets=sockets,
             max_mhz=max(top_khz) / 1000 if top_khz else None,
+            vendor=text(first.get("vendor_id")),
+            family=_number(first.get("cpu family")),
+            model_number=_number(first.get("model")),
+            stepping=_number(first.get("stepping")),
         )
     }

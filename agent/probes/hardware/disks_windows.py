@@ -38,30 +38,35 @@ BUS_TYPES: dict[int | None, str] = {
 }
 
 
+PIPELINES: dict[str, str] = {
+    DISK_DRIVE: cim(
+        "Win32_DiskDrive",
+        "DeviceID",
+        "Index",
+        "Model",
+        "SerialNumber",
+        "Size",
+        "InterfaceType",
+        "PNPDeviceID",
+    ),
+    PHYSICAL_DISK: cim(
+        "MSFT_PhysicalDisk",
+        "DeviceId",
+        "MediaType",
+        "BusType",
+        "HealthStatus",
+        namespace="root/Microsoft/Windows/Storage",
+    ),
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (DISK_DRIVE,)
+
+
 def collect() -> dict[str, str | bytes]:
     return dict(
         powershell(
-            {
-                DISK_DRIVE: cim(
-                    "Win32_DiskDrive",
-                    "DeviceID",
-                    "Index",
-                    "Model",
-                    "SerialNumber",
-                    "Size",
-                    "InterfaceType",
-                    "PNPDeviceID",
-                ),
-                PHYSICAL_DISK: cim(
-                    "MSFT_PhysicalDisk",
-                    "DeviceId",
-                    "MediaType",
-                    "BusType",
-                    "HealthStatus",
-                    namespace="root/Microsoft/Windows/Storage",
-                ),
-            },
-            required=(DISK_DRIVE,),
+            PIPELINES,
+            required=REQUIRED_PIPELINES,
         )
     )
 

@@ -36,27 +36,32 @@ SMBIOS_MEMORY_TYPES = {
 }
 
 
+PIPELINES: dict[str, str] = {
+    PHYSICAL_MEMORY: cim(
+        "Win32_PhysicalMemory",
+        "BankLabel",
+        "DeviceLocator",
+        "Tag",
+        "Capacity",
+        "Manufacturer",
+        "PartNumber",
+        "SerialNumber",
+        "Speed",
+        "ConfiguredClockSpeed",
+        "SMBIOSMemoryType",
+        "MemoryType",
+    ),
+    COMPUTER_SYSTEM: cim("Win32_ComputerSystem", "TotalPhysicalMemory"),
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (COMPUTER_SYSTEM,)
+
+
 def collect() -> dict[str, str | bytes]:
     return dict(
         powershell(
-            {
-                PHYSICAL_MEMORY: cim(
-                    "Win32_PhysicalMemory",
-                    "BankLabel",
-                    "DeviceLocator",
-                    "Tag",
-                    "Capacity",
-                    "Manufacturer",
-                    "PartNumber",
-                    "SerialNumber",
-                    "Speed",
-                    "ConfiguredClockSpeed",
-                    "SMBIOSMemoryType",
-                    "MemoryType",
-                ),
-                COMPUTER_SYSTEM: cim("Win32_ComputerSystem", "TotalPhysicalMemory"),
-            },
-            required=(COMPUTER_SYSTEM,),
+            PIPELINES,
+            required=REQUIRED_PIPELINES,
         )
     )
 

@@ -1,7 +1,9 @@
 """hardware.monitors on Windows: WmiMonitorID (root/wmi), which Windows decodes from each attached
 monitor's EDID. Its strings come as zero-padded uint16 arrays; the maker (a 3-letter PnP ID) and a
 missing model name are reported as :mod:`agent.probes.hardware.edid` does on Linux, so one monitor
-reads the same on both. (Unlike that decoder, WmiMonitorID does not restore BenQ's serial prefix.)"""
+reads the same on both. (Unlike that decoder, WmiMonitorID does not restore BenQ's serial prefix.)
+In a VM the class answers "not supported" (WBEM_E_NOT_SUPPORTED): the probe is ``unsupported``
+there (see :func:`agent.probes.windows.powershell`), not failed."""
 
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ MONITOR_ID = "WmiMonitorID.json"
 NO_SERIAL = "16843009"
 
 
-def collect() -> dict[str, str | bytes]:
-    pipeline = cim(
+PIPELINES: dict[str, str] = {
+    MONITOR_ID: cim(
         "WmiMonitorID",
         "Active",
         "ManufacturerName",
@@ -28,8 +30,14 @@ def collect() -> dict[str, str | bytes]:
         "WeekOfManufacture",
         "YearOfManufacture",
         namespace="root/wmi",
-    )
-    return dict(powershell({MONITOR_ID: pipeline}, required=(MONITOR_ID,)))
+    ),
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (MONITOR_ID,)
+
+
+def collect() -> dict[str, str | bytes]:
+    return dict(powershell(PIPELINES, required=REQUIRED_PIPELINES))
 
 
 def decode_uint16(value: Any) -> str | None:

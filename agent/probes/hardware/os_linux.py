@@ -1,5 +1,6 @@
 """hardware.os on Linux: the distribution from ``os-release`` (Debian's point release from
-``/etc/debian_version`` as the build), the running kernel and the machine architecture.
+``/etc/debian_version`` as the build, ``VARIANT`` as the edition: "Workstation", "Server"), the
+running kernel and the machine architecture.
 
 Linux keeps no install date, so it is estimated from what the installer leaves behind, best first:
 the Debian/Ubuntu installer's log directory, the root file system's ``lost+found`` (made by mkfs),
@@ -59,5 +60,6 @@ def parse(raw: Raw) -> dict[str, Any]:
             architecture=text(first_line(raw.get("machine"))),
             kernel=text(first_line(raw.get("osrelease"))),
             install_date=next((moment for moment in installed if moment is not None), None),
+            edition=text(release.get("VARIANT")),
         )
     }

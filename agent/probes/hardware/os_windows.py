@@ -1,5 +1,7 @@
 """hardware.os on Windows: Win32_OperatingSystem, plus the update build revision (UBR) from the
-registry, because ``17763`` alone does not say which cumulative update a PC runs."""
+registry, because ``17763`` alone does not say which cumulative update a PC runs, and from the same
+key the feature update (``DisplayVersion`` "22H2"; before 20H2 only ``ReleaseId`` "1909") and the
+edition (``EditionID`` "Professional", not localised unlike the Caption)."""
 
 from __future__ import annotations
 
@@ -22,23 +24,32 @@ CURRENT_VERSION = "CurrentVersion.json"
 CURRENT_VERSION_KEY = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
 
 
+PIPELINES: dict[str, str] = {
+    OPERATING_SYSTEM: cim(
+        "Win32_OperatingSystem",
+        "Caption",
+        "Version",
+        "BuildNumber",
+        "OSArchitecture",
+        "InstallDate",
+    )
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (OPERATING_SYSTEM,)
+
+
 def collect() -> dict[str, str | bytes]:
     raw: dict[str, str | bytes] = dict(
         powershell(
-            {
-                OPERATING_SYSTEM: cim(
-                    "Win32_OperatingSystem",
-                    "Caption",
-                    "Version",
-                    "BuildNumber",
-                    "OSArchitecture",
-                    "InstallDate",
-                )
-            },
-            required=(OPERATING_SYSTEM,),
+            PIPELINES,
+            required=REQUIRED_PIPELINES,
         )
     )
-    raw[CURRENT_VERSION] = to_json(registry_values(CURRENT_VERSION_KEY, names=("CurrentBuild", "UBR")))
+    raw[CURRENT_VERSION] = to_json(
+        registry_values(
+            CURRENT_VERSION_KEY, names=("CurrentBuild", "UBR", "DisplayVersion", "ReleaseId", "EditionID")
+        )
+    )
     return raw
 
 
@@ -61,7 +72,8 @@ def parse(raw: Raw) -> dict[str, Any]:
     if system is None or name is None or version is None:
         raise ProbeFailure("failed", "Win32_OperatingSystem gave no Caption or Version")
     build = text(system.get("BuildNumber"))
-    revision = to_int((first_instance(raw, CURRENT_VERSION) or {}).get("UBR"))
+    current = first_instance(raw, CURRENT_VERSION) or {}
+    revision = to_int(current.get("UBR"))
     if build and revision is not None:
         build = f"{build}.{revision}"
     return {
@@ -72,5 +84,7 @@ def parse(raw: Raw) -> dict[str, Any]:
             build=build,
             architecture=architecture(system.get("OSArchitecture")),
             install_date=parse_datetime(system.get("InstallDate")),
+            display_version=text(current.get("DisplayVersion")) or text(current.get("ReleaseId")),
+            edition=text(current.get("EditionID")),
         )
     }

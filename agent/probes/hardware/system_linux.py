@@ -1,6 +1,7 @@
 """hardware.system on Linux: the kernel's host name, the domain (AD join via sssd or Samba, else the
 DNS search domain) and DMI identity from ``/sys/class/dmi/id`` (``product_serial`` is root-only, so
-it is simply absent for a normal user).
+it is simply absent for a normal user, and so is ``product_uuid``, the SMBIOS UUID that tells
+cloned PCs apart), and how the PC booted (``/sys/firmware/efi`` exists only on a UEFI boot).
 
 ``hostname -d`` is not used: it resolves the name, which may send DNS queries.
 """
@@ -12,11 +13,21 @@ from datetime import datetime
 from typing import Any
 
 from agent.probes.base import ProbeFailure, Raw, hw_text, text
+from agent.probes.hardware.identity import smbios_uuid
 from agent.probes.linux import first_line, ini_sections, read_files, under
 from agent.schema.report import SystemInfo
 
-DMI_ATTRIBUTES = ("sys_vendor", "product_name", "product_serial", "bios_vendor", "bios_version", "bios_date")
+DMI_ATTRIBUTES = (
+    "sys_vendor",
+    "product_name",
+    "product_serial",
+    "product_uuid",
+    "bios_vendor",
+    "bios_version",
+    "bios_date",
+)
 HOSTNAME = "hostname"
+FIRMWARE = "firmware"
 
 
 def collect(root: str = "/", proc: str = "/proc", sys: str = "/sys") -> dict[str, str | bytes]:
@@ -27,7 +38,9 @@ def collect(root: str = "/", proc: str = "/proc", sys: str = "/sys") -> dict[str
         "smb.conf": under(root, "etc/samba/smb.conf"),
     }
     files |= {name: under(sys, f"class/dmi/id/{name}") for name in DMI_ATTRIBUTES}
-    return read_files(files)
+    raw = read_files(files)
+    raw[FIRMWARE] = "uefi" if under(sys, "firmware/efi").is_dir() else "bios"
+    return raw
 
 
 def _ad_domain(raw: Raw) -> str | None:
@@ -70,6 +83,7 @@ def parse(raw: Raw) -> dict[str, Any]:
     samba = ini_sections(str(raw.get("smb.conf", ""))).get("global", {})
     domain = _ad_domain(raw)
     dmi = {key: first_line(raw.get(key)) for key in DMI_ATTRIBUTES}
+    firmware = first_line(raw.get(FIRMWARE))
     return {
         "system": SystemInfo(
             hostname=hostname,
@@ -81,5 +95,7 @@ def parse(raw: Raw) -> dict[str, Any]:
             bios_vendor=hw_text(dmi["bios_vendor"]),
             bios_version=text(dmi["bios_version"]),
             bios_date=_bios_date(dmi["bios_date"]),
+            smbios_uuid=smbios_uuid(dmi["product_uuid"]),
+            firmware_type=firmware if firmware in ("uefi", "bios") else None,  # type: ignore[arg-type]
         )
     }

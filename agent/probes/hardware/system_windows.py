@@ -1,42 +1,61 @@
 """hardware.system on Windows: Win32_ComputerSystem (name, domain or workgroup, maker, model) and
-Win32_BIOS (vendor, version, release date, the machine's serial number)."""
+Win32_BIOS (vendor, version, release date, the machine's serial number), the SMBIOS system UUID
+(Win32_ComputerSystemProduct.UUID: PCs imaged from one master share MachineGuid, not this) and how
+the PC booted: ``$env:firmware_type`` (Windows 8 and later: "UEFI", "Legacy"), else whether
+Confirm-SecureBootUEFI can run (it throws PlatformNotSupportedException on BIOS firmware)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agent.probes.base import ProbeFailure, Raw, hw_text, text
+from agent.probes.hardware.identity import smbios_uuid
 from agent.probes.windows import cim, first_instance, parse_date, powershell, to_bool
 from agent.schema.report import SystemInfo
 
 COMPUTER_SYSTEM = "Win32_ComputerSystem.json"
 BIOS = "Win32_BIOS.json"
+PRODUCT = "Win32_ComputerSystemProduct.json"
+FIRMWARE = "FirmwareType.json"
+FIRMWARE_PIPELINE = (
+    "[pscustomobject]@{ FirmwareType = $(if ($env:firmware_type) { $env:firmware_type } else { "
+    "try { $null = Confirm-SecureBootUEFI; 'UEFI' } "
+    "catch [System.PlatformNotSupportedException] { 'Legacy' } catch { $null } }) }"
+)
+FIRMWARE_TYPES = {"uefi": "uefi", "legacy": "bios", "bios": "bios"}
+
+
+PIPELINES: dict[str, str] = {
+    COMPUTER_SYSTEM: cim(
+        "Win32_ComputerSystem",
+        "Name",
+        "DNSHostName",
+        "Domain",
+        "Workgroup",
+        "PartOfDomain",
+        "Manufacturer",
+        "Model",
+    ),
+    BIOS: cim(
+        "Win32_BIOS",
+        "Manufacturer",
+        "SMBIOSBIOSVersion",
+        "Version",
+        "ReleaseDate",
+        "SerialNumber",
+    ),
+    PRODUCT: cim("Win32_ComputerSystemProduct", "UUID"),
+    FIRMWARE: FIRMWARE_PIPELINE,
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (COMPUTER_SYSTEM,)
 
 
 def collect() -> dict[str, str | bytes]:
     return dict(
         powershell(
-            {
-                COMPUTER_SYSTEM: cim(
-                    "Win32_ComputerSystem",
-                    "Name",
-                    "DNSHostName",
-                    "Domain",
-                    "Workgroup",
-                    "PartOfDomain",
-                    "Manufacturer",
-                    "Model",
-                ),
-                BIOS: cim(
-                    "Win32_BIOS",
-                    "Manufacturer",
-                    "SMBIOSBIOSVersion",
-                    "Version",
-                    "ReleaseDate",
-                    "SerialNumber",
-                ),
-            },
-            required=(COMPUTER_SYSTEM,),
+            PIPELINES,
+            required=REQUIRED_PIPELINES,
         )
     )
 
@@ -62,5 +81,9 @@ def parse(raw: Raw) -> dict[str, Any]:
             bios_vendor=hw_text(bios.get("Manufacturer")),
             bios_version=text(bios.get("SMBIOSBIOSVersion")) or text(bios.get("Version")),
             bios_date=parse_date(bios.get("ReleaseDate")),
+            smbios_uuid=smbios_uuid((first_instance(raw, PRODUCT) or {}).get("UUID")),
+            firmware_type=FIRMWARE_TYPES.get(  # type: ignore[arg-type]
+                (text((first_instance(raw, FIRMWARE) or {}).get("FirmwareType")) or "").lower()
+            ),
         )
     }

@@ -2,7 +2,8 @@
 rights to by default (``sudo`` on Debian/Ubuntu, ``wheel`` on Red Hat/ALT/Astra, ``admin`` on old
 Ubuntu), accounts whose primary group is one of them, and every account with uid 0 — and whether
 a ``guest`` account can log in (a login shell and a usable password in ``/etc/shadow``; None when
-shadow is not readable, i.e. the agent is not root).
+shadow is not readable, i.e. the agent is not root). Linux accounts have no SID, so each
+administrator is a ``LocalAdmin`` of kind ``user`` named as in ``/etc/passwd``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from agent.probes.base import ProbeFailure, Raw
 from agent.probes.linux import read_files, under
+from agent.schema.report import LocalAdmin
 
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
 GUEST = "guest"
@@ -47,7 +49,9 @@ def parse(raw: Raw) -> dict[str, Any]:
     admins = {member for name in ADMIN_GROUPS if name in groups for member in groups[name][3].split(",")}
     admins |= {row[0] for row in passwd if row[2] == "0" or row[3] in admin_gids}
     shadow = raw.get("shadow")
+    names = sorted(admin for admin in admins if admin.strip())
     return {
-        "local_admins": sorted(admin for admin in admins if admin.strip()),
+        "local_admins": names,
+        "local_admin_accounts": [LocalAdmin(name=name, kind="user") for name in names],
         "guest_enabled": _guest_enabled(passwd, str(shadow) if shadow is not None else None),
     }

@@ -25,16 +25,16 @@ CIM_INBOUND: dict[int | None, Inbound] = {0: "block", 2: "allow", 4: "block"}
 REGISTRY_INBOUND: dict[int | None, Inbound] = {0: "allow", 1: "block"}
 
 
+PIPELINES: dict[str, str] = {
+    NET_FIREWALL_PROFILE: "Get-NetFirewallProfile -PolicyStore ActiveStore | "
+    "Select-Object Name, Enabled, DefaultInboundAction"
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+
+
 def collect() -> dict[str, str | bytes]:
     try:
-        raw: dict[str, str | bytes] = dict(
-            powershell(
-                {
-                    NET_FIREWALL_PROFILE: "Get-NetFirewallProfile -PolicyStore ActiveStore | "
-                    "Select-Object Name, Enabled, DefaultInboundAction"
-                }
-            )
-        )
+        raw: dict[str, str | bytes] = dict(powershell(PIPELINES))
     except ProbeFailure:
         raw = {}
     profiles = [registry_values(rf"{POLICY_KEY}\{name}") for name in REGISTRY_PROFILES]

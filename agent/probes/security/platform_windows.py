@@ -14,16 +14,16 @@ UAC = "UAC.json"
 UAC_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
 
 
+PIPELINES: dict[str, str] = {
+    SMB_SERVER: "Get-SmbServerConfiguration | Select-Object EnableSMB1Protocol",
+    SECURE_BOOT: "[pscustomobject]@{ SecureBoot = Confirm-SecureBootUEFI }",
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+
+
 def collect() -> dict[str, str | bytes]:
     try:
-        raw: dict[str, str | bytes] = dict(
-            powershell(
-                {
-                    SMB_SERVER: "Get-SmbServerConfiguration | Select-Object EnableSMB1Protocol",
-                    SECURE_BOOT: "[pscustomobject]@{ SecureBoot = Confirm-SecureBootUEFI }",
-                }
-            )
-        )
+        raw: dict[str, str | bytes] = dict(powershell(PIPELINES))
     except ProbeFailure:
         raw = {}  # UAC is still worth reporting
     raw[UAC] = to_json(registry_values(UAC_KEY, names=("EnableLUA",)))

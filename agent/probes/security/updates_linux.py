@@ -4,23 +4,50 @@ simulation that also counts upgrades needing new packages, such as a new kernel 
 upgrade in dpkg's log (local time, so the PC's zone is recorded too) and ``/var/run/reboot-required``
 (written by update-notifier and unattended-upgrades).
 
+The simulation works on the package lists of the last ``apt-get update``: when that is more than
+``STALE_AFTER_DAYS`` old (the newest of the periodic success stamp and the lists' own directory
+times; ``apt-get update`` that finds nothing new touches neither file nor directory, so a PC without
+the daily timer may read stale although it is not), the state is ``stale`` and no count is given.
+
 Elsewhere the counts stay None: the agent knows no other package manager's pending updates.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
-from agent.probes.base import Raw
-from agent.probes.linux import find_tool, first_line, local_time, local_zone, read_files, run_tool, under
+from agent.probes.base import Raw, epoch_utc, load_json
+from agent.probes.linux import (
+    find_tool,
+    first_line,
+    local_time,
+    local_zone,
+    read_files,
+    run_tool,
+    to_json,
+    under,
+)
 from agent.schema.report import Updates
 
 APT = "apt-get-dist-upgrade"
 DPKG_LOGS = ("dpkg.log", "dpkg.log.1")  # newest first
 TIMEZONE = "timezone"
 REBOOT_REQUIRED = "reboot-required"
+STALE_AFTER_DAYS = 7
+"""Lists older than this are stale: apt's daily timer refreshes them about every 12 h, so a week
+means the timer is off or the mirror unreachable (the same limit as Windows Update searches)."""
+LIST_TIMES = "apt-list-times.json"
+NOW = "now"
+# Where the time of the last package list download shows: the stamp apt.systemd.daily writes on a
+# successful update, the lists directory and its partial/ (renamed into, emptied by each update).
+LIST_EVIDENCE = (
+    "var/lib/apt/periodic/update-success-stamp",
+    "var/lib/apt/lists",
+    "var/lib/apt/lists/partial",
+)
 _INST = re.compile(r"^Inst \S+ (?:\[[^\]]*\] )?\((?P<origin>.*)\)", re.MULTILINE)
 _DPKG_ACTION = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:install|upgrade) ", re.MULTILINE)
 
@@ -30,6 +57,14 @@ def collect(root: str = "/") -> dict[str, str | bytes]:
     files[REBOOT_REQUIRED] = under(root, "var/run/reboot-required")
     raw = read_files(files)
     raw[TIMEZONE] = local_zone(root)
+    times = {}
+    for path in LIST_EVIDENCE:
+        try:
+            times[path] = under(root, path).stat().st_mtime
+        except OSError:
+            continue
+    raw[LIST_TIMES] = to_json(times)
+    raw[NOW] = str(time.time())
     if find_tool("apt-get"):
         # NoLocking: a simulation needs no lock, and apt may be busy with unattended-upgrades.
         raw[APT] = run_tool("apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade", timeout=120)
@@ -45,9 +80,22 @@ def _last_install(raw: Raw) -> datetime | None:
     return None
 
 
+def _last_list_update(raw: Raw) -> datetime | None:
+    times = load_json(raw, LIST_TIMES) or {}
+    found = [moment for path in LIST_EVIDENCE if (moment := epoch_utc(times.get(path))) is not None]
+    return max(found) if found else None
+
+
 def parse(raw: Raw) -> dict[str, Any]:
-    pending = security = None
-    if APT in raw:
+    pending = security = state = None
+    last_search = _last_list_update(raw)
+    now = epoch_utc(float(first_line(raw.get(NOW)) or 0))
+    if APT in raw and now is not None:
+        if last_search is None:
+            state = "never"
+        else:
+            state = "stale" if now - last_search > timedelta(days=STALE_AFTER_DAYS) else "current"
+    if APT in raw and state == "current":
         origins = [match["origin"] for match in _INST.finditer(str(raw[APT]))]
         pending = len(origins)
         security = sum("security" in origin.lower() for origin in origins)
@@ -58,5 +106,7 @@ def parse(raw: Raw) -> dict[str, Any]:
             pending_security_count=security,
             last_installed_at=_last_install(raw),
             reboot_required=True if REBOOT_REQUIRED in raw else (False if debian_family else None),
+            search_state=state,
+            last_search_at=last_search if APT in raw else None,
         )
     }

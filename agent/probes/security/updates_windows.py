@@ -1,19 +1,30 @@
 """security.updates on Windows: pending updates from the Windows Update Agent (offline search over
 the results of the PC's own last scan, so an hourly probe never makes 10,000 PCs hit WSUS), the
-newest Get-HotFix date, and whether a reboot is pending."""
+newest Get-HotFix date, and whether a reboot is pending.
+
+That offline search is only as good as the last real scan: the count is reported only when
+Automatic Updates' last successful search (``LastSearchSuccessDate``) is at most
+:data:`STALE_AFTER_DAYS` old. A stale, never-made or failed search gives ``search_state`` and no
+count, never "0 pending"."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from agent.probes.base import ProbeFailure, Raw, text
 from agent.probes.software.hotfixes_windows import HOTFIX_PIPELINE, HOTFIXES, hotfixes
-from agent.probes.windows import first_instance, instances, powershell, to_bool
+from agent.probes.windows import first_instance, instances, parse_datetime, powershell, to_bool
 from agent.schema.report import Updates
 
 PENDING = "WindowsUpdate-pending.json"
 REBOOT = "RebootRequired.json"
+SEARCH = "AutoUpdate-Results.json"
+
+STALE_AFTER_DAYS = 7
+"""A search older than this is stale. Windows searches about daily (every 17-22 h by default), so
+a week without a successful one means the scan is broken or the PC is cut off from its update
+server; 7 also matches Defender's AVSignatureDue default used for the antivirus verdict."""
 
 # WSUS/Microsoft Update classification "Security Updates" (the category title is localised, its id is not).
 SECURITY_UPDATES_CATEGORY = "0fa1201d-4330-4fa8-8ae9-b877473b6441"
@@ -30,14 +41,37 @@ _WINDOWS_UPDATE_KEY = r"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion"
 REBOOT_PIPELINE = (
     "[pscustomobject]@{ SystemInfo = (New-Object -ComObject Microsoft.Update.SystemInfo).RebootRequired; "
     rf"WindowsUpdate = Test-Path '{_WINDOWS_UPDATE_KEY}\WindowsUpdate\Auto Update\RebootRequired'; "
-    rf"ComponentBasedServicing = Test-Path '{_WINDOWS_UPDATE_KEY}\Component Based Servicing\RebootPending' }}"
+    rf"ComponentBasedServicing = Test-Path '{_WINDOWS_UPDATE_KEY}\Component Based Servicing\RebootPending'; "
+    # Files that Windows replaces at the next boot (updates and installers put them there).
+    "PendingFileRenameOperations = $null -ne (Get-ItemProperty -ErrorAction SilentlyContinue "
+    r"-Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -Name PendingFileRenameOperations) }"
 )
+# The dates are UTC (IAutomaticUpdatesResults); written as text because ConvertTo-Json would treat
+# them as local time. Now is the PC's clock, the one the search dates are compared against.
+_UTC_TEXT = ".ToString('yyyy-MM-dd HH:mm:ss', [cultureinfo]::InvariantCulture)"
+SEARCH_PIPELINE = (
+    "$results = (New-Object -ComObject Microsoft.Update.AutoUpdate).Results; "
+    "[pscustomobject]@{ "
+    f"LastSearchSuccessDate = $(try {{ $results.LastSearchSuccessDate{_UTC_TEXT} }} catch {{ $null }}); "
+    f"LastInstallationSuccessDate = $(try {{ $results.LastInstallationSuccessDate{_UTC_TEXT} }} "
+    "catch { $null }); "
+    f"Now = [DateTime]::UtcNow{_UTC_TEXT} }}"
+)
+
+
+PIPELINES: dict[str, str] = {
+    PENDING: PENDING_PIPELINE,
+    HOTFIXES: HOTFIX_PIPELINE,
+    REBOOT: REBOOT_PIPELINE,
+    SEARCH: SEARCH_PIPELINE,
+}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
 
 
 def collect() -> dict[str, str | bytes]:
     return dict(
         powershell(
-            {PENDING: PENDING_PIPELINE, HOTFIXES: HOTFIX_PIPELINE, REBOOT: REBOOT_PIPELINE},
+            PIPELINES,
             timeout=300.0,
         )
     )
@@ -58,18 +92,44 @@ def _reboot_required(flags: dict[str, Any] | None) -> bool | None:
     return any(known) if known else None
 
 
+SearchState = Literal["current", "stale", "failed", "never"]
+
+
+def search_state(searched: bool, last_search: datetime | None, now: datetime | None) -> SearchState | None:
+    """How far the pending count can be trusted; None when Automatic Updates did not answer."""
+    if not searched:
+        return "failed"
+    if now is None:
+        return None
+    if last_search is None:
+        return "never"
+    return "stale" if now - last_search > timedelta(days=STALE_AFTER_DAYS) else "current"
+
+
 def parse(raw: Raw) -> dict[str, Any]:
     pending = instances(raw, PENDING)
     installed = hotfixes(raw, HOTFIXES)
     reboot = _reboot_required(first_instance(raw, REBOOT))
-    if pending is None and installed is None and reboot is None:
+    search = first_instance(raw, SEARCH) or {}
+    if pending is None and installed is None and reboot is None and not search:
         raise ProbeFailure("failed", "neither Windows Update nor Get-HotFix answered")
-    dates = [hotfix.installed_on for hotfix in installed or [] if hotfix.installed_on]
+    last_search = parse_datetime(search.get("LastSearchSuccessDate"))
+    state = search_state(pending is not None, last_search, parse_datetime(search.get("Now")))
+    dates = [
+        datetime.fromisoformat(hotfix.installed_on).replace(tzinfo=UTC)
+        for hotfix in installed or []
+        if hotfix.installed_on
+    ]
+    if (installation := parse_datetime(search.get("LastInstallationSuccessDate"))) is not None:
+        dates.append(installation)
+    counted = pending if state == "current" else None
     return {
         "updates": Updates(
-            pending_count=None if pending is None else len(pending),
-            pending_security_count=None if pending is None else sum(map(is_security, pending)),
-            last_installed_at=datetime.fromisoformat(max(dates)).replace(tzinfo=UTC) if dates else None,
+            pending_count=None if counted is None else len(counted),
+            pending_security_count=None if counted is None else sum(map(is_security, counted)),
+            last_installed_at=max(dates) if dates else None,
             reboot_required=reboot,
+            search_state=state,
+            last_search_at=last_search,
         )
     }

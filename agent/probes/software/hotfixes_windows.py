@@ -19,8 +19,13 @@ HOTFIX_PIPELINE = (
 _KB = re.compile(r"KB\d+", re.IGNORECASE)
 
 
+PIPELINES: dict[str, str] = {HOTFIXES: HOTFIX_PIPELINE}
+"""What collect() asks PowerShell; declared as data so one run serves every probe."""
+REQUIRED_PIPELINES = (HOTFIXES,)
+
+
 def collect() -> dict[str, str | bytes]:
-    return dict(powershell({HOTFIXES: HOTFIX_PIPELINE}, required=(HOTFIXES,)))
+    return dict(powershell(PIPELINES, required=REQUIRED_PIPELINES))
 
 
 def _hotfix_id(row: dict[str, Any]) -> str | None:

@@ -1,6 +1,8 @@
 """software.packages on Windows: the Uninstall keys Programs and Features reads — HKLM (64-bit
-view), HKLM\\SOFTWARE\\WOW6432Node (32-bit programs on 64-bit Windows) and every loaded user hive
-(per-user installs). What Programs and Features hides — entries without a name or an uninstall
+view), HKLM\\SOFTWARE\\WOW6432Node (32-bit programs on 64-bit Windows) and every user profile's
+hive, loaded or not (per-user installs, each with the profile it belongs to; profiles whose hive
+could not be read are listed in ``software_unread_profiles``, so the list does not change with who
+is logged on). What Programs and Features hides — entries without a name or an uninstall
 command, system components, updates filed under their parent product — is left out here too."""
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from agent.probes.base import ProbeFailure, Raw, text
-from agent.probes.windows import HKU, instances, registry_subkeys, to_int, to_json, user_hives
-from agent.schema.report import MAX_PACKAGES, SoftwarePackage
+from agent.probes.security.accounts_windows import account_name
+from agent.probes.software.profiles_windows import read_every_profile
+from agent.probes.windows import instances, load_json, registry_subkeys, to_int, to_json
+from agent.schema.report import MAX_ITEMS, MAX_PACKAGES, SoftwarePackage
 
 UNINSTALL_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 WOW64_UNINSTALL_KEY = r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall"
@@ -20,14 +24,16 @@ WOW64_UNINSTALL_KEY = r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Un
 MACHINE = "Uninstall-HKLM.json"
 MACHINE_32BIT = "Uninstall-HKLM-WOW6432Node.json"
 USERS = "Uninstall-HKU.json"
+UNREAD = "unread-profiles.json"
 
 Source = Literal["registry", "registry_wow64", "registry_user"]
 SOURCES: dict[str, Source] = {MACHINE: "registry", MACHINE_32BIT: "registry_wow64", USERS: "registry_user"}
 
 
 def collect() -> dict[str, str | bytes]:
-    per_user = [entry for sid in user_hives() for entry in registry_subkeys(rf"{sid}\{UNINSTALL_KEY}", HKU)]
+    per_user, unread = read_every_profile(UNINSTALL_KEY)
     return {
+        UNREAD: to_json(unread),
         MACHINE: to_json(registry_subkeys(UNINSTALL_KEY)),
         # Read by its literal path in the 64-bit view: absent on 32-bit Windows, so nothing is counted twice.
         MACHINE_32BIT: to_json(registry_subkeys(WOW64_UNINSTALL_KEY)),
@@ -63,6 +69,12 @@ def listed(entry: Mapping[str, Any]) -> bool:
     )
 
 
+def _profile(entry: Mapping[str, Any]) -> str | None:
+    """The profile's account as DOMAIN\\user (domain upper case), or its SID when it no longer resolves."""
+    name = text(entry.get("DozorProfile"))
+    return account_name(name) if name else None
+
+
 def _package(entry: Mapping[str, Any], source: Source) -> SoftwarePackage | None:
     name = text(entry.get("DisplayName"))
     if name is None or not listed(entry):
@@ -73,20 +85,27 @@ def _package(entry: Mapping[str, Any], source: Source) -> SoftwarePackage | None
         version=_version(entry.get("DisplayVersion")),
         publisher=text(entry.get("Publisher")),
         install_date=install_date(entry.get("InstallDate")),
+        user=_profile(entry) if source == "registry_user" else None,
     )
 
 
 def parse(raw: Raw) -> dict[str, Any]:
-    packages: dict[tuple[str, str | None, str], SoftwarePackage] = {}
+    packages: dict[tuple[str, str | None, str, str | None], SoftwarePackage] = {}
     collected = False
     for key, source in SOURCES.items():
         entries = instances(raw, key)
         collected = collected or entries is not None
         for entry in entries or []:
             package = _package(entry, source)
-            if package is not None:  # the same program per user or per MSI context counts once
-                packages.setdefault((package.name, package.version, source), package)
+            if package is not None:  # the same program twice in one context (per MSI key) counts once
+                packages.setdefault((package.name, package.version, source, package.user), package)
     if not collected:
         raise ProbeFailure("failed", "no Uninstall key was read")
-    ordered = sorted(packages.values(), key=lambda p: (p.name.casefold(), p.version or "", p.source))
-    return {"software": ordered[:MAX_PACKAGES]}
+    ordered = sorted(
+        packages.values(), key=lambda p: (p.name.casefold(), p.version or "", p.source, p.user or "")
+    )
+    fields: dict[str, Any] = {"software": ordered[:MAX_PACKAGES]}
+    if (unread := load_json(raw, UNREAD)) is not None:  # absent: not collected (older raw material)
+        names = {account_name(name) for name in unread if isinstance(name, str)}
+        fields["software_unread_profiles"] = sorted(names)[:MAX_ITEMS]
+    return fields

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from agent.schema.report import Health, Security
 from collector.agents.fleet import Fleet, HostState
+from collector.agents.windows11 import REQUIREMENTS, Requirement, assess
 from collector.metrics.exporters.families import Families, as_float
 
 
@@ -24,15 +26,32 @@ class FleetCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = self._clock()
         families = Families()
+        today = datetime.fromtimestamp(now, UTC).date()
         online = offline = 0
+        blockers = dict.fromkeys(REQUIREMENTS, 0)
         for state in self._fleet.hosts():
             is_up = now - state.last_seen <= self._offline_after
             online += is_up
             offline += not is_up
             _host_metrics(families, state, is_up)
+            for requirement in _windows11_metrics(families, state, today):
+                blockers[requirement] += 1
         families.add("dozor_fleet_hosts", ("online",), online)
         families.add("dozor_fleet_hosts", ("offline",), offline)
+        for requirement, count in blockers.items():
+            families.add("dozor_fleet_windows11_blockers", (requirement,), count)
         yield from families
+
+
+def _windows11_metrics(out: Families, state: HostState, today: date) -> list[Requirement]:
+    """The host's readiness gauges; returns the requirements it fails (for the fleet count)."""
+    readiness = assess(state.hardware, state.security, today)
+    host = (str(state.device_id), state.hostname)
+    if readiness.status in ("ready", "not_ready"):
+        out.add("dozor_host_windows11_ready", host, float(readiness.status == "ready"))
+    if readiness.status in ("ready", "not_ready", "unknown") and state.hardware and state.hardware.os:
+        out.add("dozor_host_windows10_end_of_support", host, float(readiness.windows10_end_of_support))
+    return readiness.failing
 
 
 def _host_metrics(out: Families, state: HostState, is_up: bool) -> None:
@@ -41,6 +60,7 @@ def _host_metrics(out: Families, state: HostState, is_up: bool) -> None:
     out.add("dozor_host_last_seen_timestamp_seconds", host, state.last_seen)
     out.add("dozor_host_probe_errors", host, state.probe_errors)
     out.add("dozor_host_pending_approval", host, float(state.pending_approval))
+    out.add("dozor_host_clone_conflict", host, float(state.clone_conflict))
     hardware = state.hardware
     if hardware is not None:
         os_ = hardware.os

@@ -100,16 +100,20 @@ def encode_oid(oid: Oid) -> bytes:
 
 
 def encode_request(
-    version: int, community: bytes, pdu: int, request_id: int, oids: Sequence[Oid],
-    non_repeaters: int = 0, max_repetitions: int = 0,
+    version: int,
+    community: bytes,
+    pdu: int,
+    request_id: int,
+    oids: Sequence[Oid],
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
 ) -> bytes:
     """A GET/GETNEXT/GETBULK message asking for ``oids`` (NULL values); for GETBULK the two PDU
     fields after the request-id are non-repeaters and max-repetitions, else both zero."""
     if pdu not in (GET, GET_NEXT, GET_BULK) or (pdu == GET_BULK and version == VERSION_1):
         raise BerError(f"no such request PDU {pdu:#x} in version {version}")
     bindings = b"".join([_tlv(0x30, encode_oid(oid) + b"\x05\x00") for oid in oids])
-    body = (_integer(request_id) + _integer(non_repeaters) + _integer(max_repetitions)
-            + _tlv(0x30, bindings))
+    body = _integer(request_id) + _integer(non_repeaters) + _integer(max_repetitions) + _tlv(0x30, bindings)
     return _tlv(0x30, _integer(version) + _tlv(0x04, community) + _tlv(pdu, body))
 
 
@@ -127,7 +131,7 @@ def _header(data: bytes, position: int, end: int, tag: int) -> tuple[int, int]:
             raise BerError(f"unsupported length form {length:#04x} at octet {position - 1}")
         if position + count > end:
             raise BerError(f"truncated length at octet {position}")
-        length = int.from_bytes(data[position:position + count], "big")
+        length = int.from_bytes(data[position : position + count], "big")
         position += count
     if position + length > end:
         raise BerError(f"length {length} at octet {position} overruns its element")

@@ -68,7 +68,6 @@ class SnmpDevice(Section, kw_only=True):
     group: Annotated[str, Meta(max_length=256)] | None = None
 
 
-
 class SnmpConfig(Section):
     credentials: dict[str, SnmpCredential] = msgspec.field(default_factory=dict)
     devices: list[SnmpDevice] = msgspec.field(default_factory=list)

@@ -178,8 +178,10 @@ def finish_lldp(local: Rows, remote: Rows) -> Facts:
         return {}
     names = {row["local_port"]: row["port_descr"] or row["port_id"] for row in local}
     neighbours = [
-        {**{k: v for k, v in row.items() if k not in ("time_mark", "remote_index")},
-         "local_port_name": names.get(row["local_port"])}
+        {
+            **{k: v for k, v in row.items() if k not in ("time_mark", "remote_index")},
+            "local_port_name": names.get(row["local_port"]),
+        }
         for row in remote
     ]
     return {"lldp": neighbours}
@@ -194,10 +196,10 @@ FINISHERS: dict[str, Callable[[Facts, Mapping[str, Rows]], Facts]] = {
     "system": _scalars_section("system"),
     "ups": _scalars_section("ups"),
     "entity": lambda _s, t: finish_chassis(t["physical"]),
-    "interfaces": lambda _s, t: {"interfaces": [finish_interface(r) for r in t["interfaces"]]}
-    if t["interfaces"] else {},
-    "fdb": lambda _s, t: {"fdb": finish_fdb(t["ports"], t["fdb"], t["qfdb"])}
-    if any(t.values()) else {},
+    "interfaces": lambda _s, t: (
+        {"interfaces": [finish_interface(r) for r in t["interfaces"]]} if t["interfaces"] else {}
+    ),
+    "fdb": lambda _s, t: {"fdb": finish_fdb(t["ports"], t["fdb"], t["qfdb"])} if any(t.values()) else {},
     "lldp": lambda _s, t: finish_lldp(t["local"], t["remote"]),
     "printer": lambda _s, t: finish_printer(t),
 }
@@ -276,9 +278,15 @@ async def poll_device(
     result = DevicePoll(host=target.host)
     try:
         session = await SnmpSession.open(
-            engine, target.host, target.port, credentials, started + deadline,
-            timeout=target.timeout, retries=target.retries,
-            max_repetitions=target.max_repetitions, max_rows=target.max_rows,
+            engine,
+            target.host,
+            target.port,
+            credentials,
+            started + deadline,
+            timeout=target.timeout,
+            retries=target.retries,
+            max_repetitions=target.max_repetitions,
+            max_rows=target.max_rows,
         )
         await _poll_profiles(session, profiles, result)
     except SnmpError as error:  # only opening the session raises: later failures are per part

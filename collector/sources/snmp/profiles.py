@@ -96,9 +96,7 @@ def load_profiles(directory: Path = PROFILE_DIR) -> list[Profile]:
 def decode_bits(data: bytes, names: Mapping[int, str]) -> list[str]:
     """An SNMP BITS/OCTET STRING bit field (bit 0 = MSB of byte 0) → names of the set bits."""
     return [
-        names.get(bit, f"bit_{bit}")
-        for bit in range(len(data) * 8)
-        if data[bit // 8] & (0x80 >> (bit % 8))
+        names.get(bit, f"bit_{bit}") for bit in range(len(data) * 8) if data[bit // 8] & (0x80 >> (bit % 8))
     ]
 
 

@@ -146,8 +146,9 @@ class CommunityTransport:
     too, as it is for pysnmp.
     """
 
-    def __init__(self, address: tuple[str, int], credentials: Credentials, timeout: float,
-                 retries: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], credentials: Credentials, timeout: float, retries: int
+    ) -> None:
         self.address = address
         self.version = ber.VERSION_2C
         self.community = credentials.community.encode()
@@ -188,8 +189,15 @@ class _Exchange:
     """One v2c request in flight: sends it, sends it again after each ``timeout`` while tries are
     left, and settles ``answered`` with the answer bearing its request-id or with a named error."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int],
-                 message: bytes, request_id: int, version: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        address: tuple[str, int],
+        message: bytes,
+        request_id: int,
+        version: int,
+    ) -> None:
         self.loop = loop
         self.sock = sock
         self.address = address
@@ -253,11 +261,10 @@ class UsmTransport:
         answered: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
         var_binds = [(rfc1902.ObjectName(oid), _NULL) for oid in oids]
         try:
-            _GENERATORS[pdu].send_varbinds(self.engine, self.target, None, self.context, *bulk, var_binds,
-                                           _deliver, answered)
-            indication, status, index, answer = await asyncio.wait_for(
-                answered, deadline - time.monotonic()
+            _GENERATORS[pdu].send_varbinds(
+                self.engine, self.target, None, self.context, *bulk, var_binds, _deliver, answered
             )
+            indication, status, index, answer = await asyncio.wait_for(answered, deadline - time.monotonic())
         except TimeoutError:
             raise SnmpError("timeout", "device deadline passed waiting for an answer") from None
         except PySnmpError as error:
@@ -421,7 +428,12 @@ class SnmpSession:
 
 
 def _deliver(
-    _engine: SnmpEngine, _handle: int, indication: Any, status: Any, index: Any, var_binds: Any,
+    _engine: SnmpEngine,
+    _handle: int,
+    indication: Any,
+    status: Any,
+    index: Any,
+    var_binds: Any,
     answered: asyncio.Future[tuple[Any, Any, Any, Any]],
 ) -> None:
     """pysnmp's answer callback: hand the answer to the waiting request (unless it gave up)."""
